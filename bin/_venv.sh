@@ -6,6 +6,11 @@ fi
 stamp=.venv/.requirements.sha
 want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+  # This machine's pip config names local mirrors that may be absent: drop that noise only.
+  if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt \
+      2> >(grep -v "^WARNING: Location" >&2); then
+    echo "Installing requirements.txt failed." >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi

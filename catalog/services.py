@@ -103,6 +103,9 @@ def catalog_apply(
     (keeping what users wrote on them). Nothing is written for an unchanged object,
     so a re-sync of an unchanged warehouse writes nothing at all.
     """
+    # One apply per integration at a time: a run reclaimed from a worker presumed dead
+    # waits here for the first to finish instead of interleaving with it.
+    type(integration).objects.select_for_update().filter(pk=integration.pk).first()
     snap = Snapshot.from_records(records)
     apply = _Applier(integration=integration, run=run, warn=warn or (lambda _m: None))
     databases = apply.level(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from celery import shared_task
 from django.conf import settings
 
@@ -17,7 +19,9 @@ def sync_execute_task(self, run_id: int) -> str:
     outcome = sync_execute(run=run)
     if outcome is SyncOutcome.RETRY:
         # The service already put the run back in the queue state; attempts bound the retries.
-        raise self.retry(countdown=settings.SYNC_RETRY_BACKOFF * run.attempts)
+        backoff = settings.SYNC_RETRY_BACKOFF * run.attempts
+        # Jitter keeps many integrations that failed together from retrying together.
+        raise self.retry(countdown=backoff + random.uniform(0, backoff / 2))
     return outcome.value
 
 

@@ -4,7 +4,6 @@ columns, keys, COMMENTs and row estimates, read from pg_catalog in a read-only t
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -33,6 +32,9 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 1000
 SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "pg_toast")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# In milliseconds without a unit: Amazon Redshift (PostgreSQL 8.0 underneath) reuses connect()
+# and documents statement_timeout only in that form.
+STATEMENT_TIMEOUT_SQL = "SET statement_timeout = 300000"
 
 RELKINDS = {
     "r": "table",
@@ -113,7 +115,7 @@ def connect(config: dict[str, Any]):
         conn.read_only = True
         with conn:
             with conn.cursor() as cur:
-                cur.execute("SET statement_timeout = '300s'")
+                cur.execute(STATEMENT_TIMEOUT_SQL)
             yield conn
     except psycopg.errors.InsufficientPrivilege as exc:
         raise ConnectorError(
