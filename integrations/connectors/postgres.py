@@ -92,7 +92,11 @@ def describe_connect_error(exc: Exception, config: dict[str, Any]) -> ConnectorE
             f"Database '{config.get('database')}' does not exist on {where}: "
             "check the database name."
         )
-    if "could not translate host name" in lowered or "name or service not known" in lowered:
+    # "Temporary failure in name resolution" (EAI_AGAIN): the resolver was down, not the name
+    # wrong, so it falls through to the retried error.
+    if ("could not translate host name" in lowered or "name or service not known" in lowered) and (
+        "temporary failure" not in lowered
+    ):
         return ConnectorError(f"Unknown host '{config.get('host')}': check the host name.")
     if "ssl" in lowered and ("required" in lowered or "unsupported" in lowered):
         return ConnectorError(f"SSL negotiation with {where} failed ({text}): check the SSL mode.")
@@ -181,6 +185,8 @@ LEFT JOIN pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
 LEFT JOIN pg_attribute ra ON ra.attrelid = con.confrelid AND ra.attnum = k.fattnum
 WHERE con.conrelid = ANY(%(oids)s) AND con.contype IN ('p', 'f')
+  -- A key referencing a partitioned table has a child constraint per partition; keep the parent.
+  AND con.conparentid = 0
 ORDER BY con.contype DESC, con.conname
 """
 

@@ -15,8 +15,9 @@ reading differs (AWS, Amazon Redshift Database Developer Guide):
   SVV_EXTERNAL_COLUMNS describe them, one external schema at a time.
 - Redshift rejects array bind parameters ("Only constant arrays supported in IN/ANY/ALL"), so
   no query here binds a list; LATERAL and unnest are avoided too.
-- Redshift system views (STV_, SVV_) and leader-node catalog tables (pg_) are each read in a
-  query of their own and joined here, never in SQL: Redshift refuses queries that mix them.
+- Redshift's system views (STV_, SVV_) and the catalog tables (pg_) are each read in a query
+  of their own and joined here, not in SQL: Redshift can refuse a query that mixes tables
+  kept on the leader node with tables that live on the compute nodes.
 """
 
 from __future__ import annotations
@@ -253,8 +254,8 @@ def read_optional(
     except psycopg.Error as exc:
         if conn.closed or conn.broken:
             raise
-        # No savepoints on Redshift: roll the read-only transaction back (nothing is lost but
-        # the snapshot) and restore the timeout, which the rollback undid.
+        # Redshift documents no SAVEPOINT: roll the read-only transaction back (nothing is
+        # lost but the snapshot) and restore the timeout, which the rollback undid.
         conn.rollback()
         conn.execute(STATEMENT_TIMEOUT_SQL)
         reason = (exc.diag.message_primary or str(exc)).strip().splitlines()[0]
@@ -265,20 +266,28 @@ def read_optional(
 
 def read_system_views(conn, *, database: str, reporter: Reporter) -> SystemViews:
     mv_rows = read_optional(
-        conn, MATERIALIZED_VIEWS_SQL, reporter=reporter,
+        conn,
+        MATERIALIZED_VIEWS_SQL,
+        reporter=reporter,
         failure="Could not read stv_mv_info: materialized views are listed as views",
     )
     row_rows = read_optional(
-        conn, TABLE_ROWS_SQL, reporter=reporter,
+        conn,
+        TABLE_ROWS_SQL,
+        reporter=reporter,
         failure="Could not read svv_table_info: tables have no row estimates; a superuser can "
         "GRANT SELECT ON svv_table_info to this user",
     )
     late_rows = read_optional(
-        conn, LATE_BINDING_COLUMNS_SQL, reporter=reporter,
+        conn,
+        LATE_BINDING_COLUMNS_SQL,
+        reporter=reporter,
         failure="Could not read pg_get_late_binding_view_cols(): late-binding views have no columns",
     )
     external_rows = read_optional(
-        conn, EXTERNAL_SCHEMAS_SQL, reporter=reporter,
+        conn,
+        EXTERNAL_SCHEMAS_SQL,
+        reporter=reporter,
         failure="Could not read svv_external_schemas: external tables are skipped",
     )
     late_binding: dict[tuple[str, str], list[tuple[str, str, int]]] = defaultdict(list)
@@ -313,7 +322,7 @@ def read_keys(conn, *, database: str) -> Keys:
             continue
         # conkey[i] references confkey[i]. A column in several foreign keys points at the
         # first one by name, as in the Postgres connector.
-        for attnum, fattnum in zip(conkey, confkey or ()):
+        for attnum, fattnum in zip(conkey, confkey or (), strict=False):
             target = referenced.get((frelid, fattnum))
             if target is not None:
                 foreign.setdefault((relid, attnum), ColumnRef(database, *target))
@@ -337,11 +346,23 @@ def read_external_schema(
     return ExternalSchema([row[0] for row in tables], columns)
 
 
+def read_external(
+    conn, schemas: list[str], *, database: str, reporter: Reporter
+) -> dict[str, ExternalSchema]:
+    """The readable external schemas; each one that fails is a warning."""
+    external = {}
+    for schema in schemas:
+        found = read_external_schema(conn, schema, database=database, reporter=reporter)
+        if found is not None:
+            external[schema] = found
+    return external
+
+
 def extract(config: dict[str, Any], *, reporter: Reporter) -> Iterator[Record]:
     with redshift_connect(config) as conn:
         database = conn.execute(DATABASE_SQL).fetchone()[0]
-        # No description: PostgreSQL 8.0's catalog, which Redshift's is, predates
-        # shobj_description().
+        # No description: Redshift's catalog comes from PostgreSQL 8.0, older than
+        # shobj_description(), and no other source of database comments was verified.
         yield DatabaseRecord(name=database)
         yield from extract_database(conn, config, database=database, reporter=reporter)
 
@@ -360,12 +381,12 @@ def extract_database(
         for relation in map(Relation._make, conn.execute(RELATIONS_SQL))
         if relation.schema in included and not MV_TABLE.match(relation.name)
     ]
-    external = {}
-    for schema in system.external_schemas:
-        if schema in included:
-            found = read_external_schema(conn, schema, database=database, reporter=reporter)
-            if found is not None:
-                external[schema] = found
+    external = read_external(
+        conn,
+        [schema for schema in system.external_schemas if schema in included],
+        database=database,
+        reporter=reporter,
+    )
     keys = read_keys(conn, database=database)
 
     total = len(relations) + sum(len(found.tables) for found in external.values())
@@ -446,12 +467,18 @@ def _local_columns(
             late = system.late_binding.get((schema, relation.name), ())
             for name, data_type, ordinal in late:
                 yield ColumnRecord(
-                    database=database, schema=schema, table=relation.name, name=name,
-                    data_type=data_type, ordinal=ordinal,
+                    database=database,
+                    schema=schema,
+                    table=relation.name,
+                    name=name,
+                    data_type=data_type,
+                    ordinal=ordinal,
                 )
 
 
-def _external_columns(schema: str, found: ExternalSchema, *, database: str) -> Iterator[ColumnRecord]:
+def _external_columns(
+    schema: str, found: ExternalSchema, *, database: str
+) -> Iterator[ColumnRecord]:
     tables = set(found.tables)
     for table, name, data_type, ordinal, nullable in found.columns:
         if table not in tables:
