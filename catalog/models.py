@@ -106,7 +106,7 @@ class Column(CatalogObject):
     """A column of a table or view."""
 
     table = models.ForeignKey(Table, on_delete=models.CASCADE, related_name="columns")
-    data_type = models.CharField(max_length=255, blank=True)
+    data_type = models.TextField(blank=True)  # nested types (struct<...>) run long
     ordinal = models.PositiveIntegerField(default=0)
     nullable = models.BooleanField(default=True)
     default = models.TextField(blank=True)

@@ -96,18 +96,22 @@ def catalog_apply(
     run,
     records: Iterable[Record],
     warn: Callable[[str], None] | None = None,
+    keep_schemas: set[tuple[str, str]] = frozenset(),
 ) -> dict[str, dict[str, int]]:
     """Make the integration's catalog equal to what was extracted.
 
     New objects are created, changed ones updated, vanished ones flagged removed
-    (keeping what users wrote on them). Nothing is written for an unchanged object,
+    (keeping what users wrote on them), except inside `keep_schemas`, the (database, schema)
+    pairs the connector could not read this time. Nothing is written for an unchanged object,
     so a re-sync of an unchanged warehouse writes nothing at all.
     """
     # One apply per integration at a time: a run reclaimed from a worker presumed dead
     # waits here for the first to finish instead of interleaving with it.
     type(integration).objects.select_for_update().filter(pk=integration.pk).first()
     snap = Snapshot.from_records(records)
-    apply = _Applier(integration=integration, run=run, warn=warn or (lambda _m: None))
+    apply = _Applier(
+        integration=integration, run=run, warn=warn or (lambda _m: None), keep=keep_schemas
+    )
     databases = apply.level(
         Database,
         existing={(d.name,): d for d in Database.objects.filter(integration=integration)},
@@ -149,8 +153,11 @@ def catalog_apply(
 
 
 class _Applier:
-    def __init__(self, *, integration, run, warn: Callable[[str], None]) -> None:
+    def __init__(
+        self, *, integration, run, warn: Callable[[str], None], keep: set[tuple[str, str]]
+    ) -> None:
         self.integration = integration
+        self.keep = keep
         self.run = run
         self.warn = warn
         self.now = timezone.now()
@@ -186,7 +193,11 @@ class _Applier:
                 changed_fields |= changed
                 to_update.append(obj)
 
-        gone = [obj for key, obj in existing.items() if key not in incoming and not obj.removed]
+        gone = [
+            obj
+            for key, obj in existing.items()
+            if key not in incoming and not obj.removed and key[:2] not in self.keep
+        ]
         model.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
         if to_update:
             model.objects.bulk_update(

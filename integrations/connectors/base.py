@@ -34,6 +34,10 @@ class Reporter(Protocol):
 
     def warning(self, message: str) -> None: ...
 
+    def skipped(self, database: str, schema: str) -> None:
+        """A schema that could not be read this time: the catalog keeps what it had of it
+        rather than marking it all removed."""
+
 
 @dataclass(frozen=True, slots=True)
 class DatabaseRecord:

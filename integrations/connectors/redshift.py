@@ -338,10 +338,13 @@ def read_external_schema(
     )
     params = {"database": database, "schema": schema}
     tables = read_optional(conn, EXTERNAL_TABLES_SQL, params, reporter=reporter, failure=failure)
-    if tables is None:
-        return None
-    columns = read_optional(conn, EXTERNAL_COLUMNS_SQL, params, reporter=reporter, failure=failure)
+    columns = None
+    if tables is not None:
+        columns = read_optional(
+            conn, EXTERNAL_COLUMNS_SQL, params, reporter=reporter, failure=failure
+        )
     if columns is None:
+        reporter.skipped(database, schema)
         return None
     return ExternalSchema([row[0] for row in tables], columns)
 

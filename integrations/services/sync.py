@@ -63,6 +63,7 @@ class RunReporter:
         self.secrets = secrets
         self.warnings: list[str] = []
         self.dropped = 0
+        self.skipped_schemas: set[tuple[str, str]] = set()
 
     def progress(self, done: int, total: int) -> None:
         self.run.progress_done, self.run.progress_total = done, total
@@ -75,6 +76,9 @@ class RunReporter:
             self.warnings.append(scrub(message, self.secrets))
         else:
             self.dropped += 1
+
+    def skipped(self, database: str, schema: str) -> None:
+        self.skipped_schemas.add((database, schema))
 
 
 def _claim(run: SyncRun) -> bool:
@@ -108,7 +112,11 @@ def sync_execute(*, run: SyncRun) -> SyncOutcome:
         connector = integration.connector_obj
         records = list(connector.extract(integration.config, reporter=reporter))
         counts = catalog_apply(
-            integration=integration, run=run, records=records, warn=reporter.warning
+            integration=integration,
+            run=run,
+            records=records,
+            warn=reporter.warning,
+            keep_schemas=reporter.skipped_schemas,
         )
     except TransientConnectorError as exc:
         message = scrub(str(exc), secrets)

@@ -1,0 +1,338 @@
+"""A synthetic PostgreSQL warehouse for benchmarks: N tables x M columns over a few schemas,
+with primary and foreign keys, COMMENTs, views and varied types, built from a seeded plan; and a
+change to ~1% of it, with the counts a sync should report for it."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+import psycopg
+
+SCHEMA_NAMES = tuple("sales marketing finance ops product support hr logistics".split())
+TABLE_STEMS = tuple(
+    "orders customers events invoices payments sessions products shipments accounts campaigns"
+    " tickets subscriptions".split()
+)
+# (SQL type, a default or "", a column name stem)
+COLUMN_TYPES = (
+    ("integer", "0", "quantity"),
+    ("bigint", "", "external_ref"),
+    ("smallint", "", "priority"),
+    ("text", "", "note"),
+    ("varchar(120)", "''", "label"),
+    ("numeric(12,2)", "0", "amount"),
+    ("double precision", "", "score"),
+    ("boolean", "false", "is_active"),
+    ("date", "", "valid_from"),
+    ("timestamptz", "now()", "created_at"),
+    ("jsonb", "'{}'::jsonb", "attributes"),
+    ("uuid", "gen_random_uuid()", "token"),
+    ("text[]", "", "labels"),
+    ("inet", "", "client_ip"),
+    ("interval", "", "duration"),
+    ("bytea", "", "payload"),
+)
+SHARE_WITH_FOREIGN_KEYS = 0.35
+SHARE_TABLES_COMMENTED = 0.4
+SHARE_COLUMNS_COMMENTED = 0.2
+SHARE_CHANGED = 0.01
+# Each chunk of DDL runs as one implicit transaction, whose locks must fit in the server's lock
+# table (max_locks_per_transaction x max_connections, 6,400 by default): ~5 per table.
+TABLES_PER_STATEMENT = 250
+LEVELS = ("database", "schema", "table", "column")
+
+
+# --- The warehouse ------------------------------------------------------------------------
+
+
+@dataclass
+class ColumnPlan:
+    name: str
+    type: str
+    default: str = ""
+    not_null: bool = False
+    constraint: str = ""  # PRIMARY KEY, identity, REFERENCES
+    comment: str = ""
+
+
+@dataclass
+class RelationPlan:
+    schema: str
+    name: str
+    columns: list[ColumnPlan]
+    kind: str = "table"  # table, view, materialized view
+    comment: str = ""
+    select_sql: str = ""  # a view's query
+    depended_on: bool = False  # by a foreign key or a view: never dropped
+
+    @property
+    def qualified(self) -> str:
+        return f'"{self.schema}"."{self.name}"'
+
+
+@dataclass
+class Warehouse:
+    schemas: list[str]
+    tables: list[RelationPlan]
+    views: list[RelationPlan]
+
+    @property
+    def relations(self) -> list[RelationPlan]:
+        return [*self.tables, *self.views]
+
+    @property
+    def column_count(self) -> int:
+        return sum(len(r.columns) for r in self.relations)
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def schema_names(count: int) -> list[str]:
+    extra = [f"schema_{i}" for i in range(len(SCHEMA_NAMES), count)]
+    return [*SCHEMA_NAMES, *extra][:count]
+
+
+def plan_warehouse(*, tables: int, columns: int, schemas: int, rng: random.Random) -> Warehouse:
+    names = schema_names(schemas)
+    planned: list[RelationPlan] = []
+    for index in range(tables):
+        planned.append(
+            plan_table(
+                index,
+                schema=names[index % schemas],
+                columns=columns,
+                earlier=planned,
+                rng=rng,
+            )
+        )
+    views = [plan_view(i, base=rng.choice(planned), rng=rng) for i in range(max(2, tables // 100))]
+    return Warehouse(schemas=names, tables=planned, views=views)
+
+
+def plan_table(
+    index: int,
+    *,
+    schema: str,
+    columns: int,
+    earlier: list[RelationPlan],
+    rng: random.Random,
+) -> RelationPlan:
+    stem = rng.choice(TABLE_STEMS)
+    table = RelationPlan(schema=schema, name=f"{stem}_{index:05d}", columns=[plan_id(rng)])
+    if rng.random() < SHARE_TABLES_COMMENTED:
+        table.comment = f"One row per {stem.rstrip('s')}, loaded nightly from the source system."
+    if earlier and columns > 1 and rng.random() < SHARE_WITH_FOREIGN_KEYS:
+        for target in rng.sample(earlier, k=min(len(earlier), rng.choice((1, 1, 2)), columns - 1)):
+            target.depended_on = True
+            table.columns.append(
+                ColumnPlan(
+                    name=f"{target.name}_id",
+                    type="bigint",
+                    not_null=rng.random() < 0.5,
+                    constraint=f"REFERENCES {target.qualified} (id)",
+                    comment=f"The {target.name} this row belongs to." if rng.random() < 0.5 else "",
+                )
+            )
+    used = {c.name for c in table.columns}
+    while len(table.columns) < columns:
+        table.columns.append(plan_column(table.name, used, rng))
+    return table
+
+
+def plan_id(rng: random.Random) -> ColumnPlan:
+    identity = rng.random() < 0.3
+    return ColumnPlan(
+        name="id",
+        type="bigint",
+        constraint="GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY" if identity else "PRIMARY KEY",
+        comment="Surrogate key." if rng.random() < SHARE_COLUMNS_COMMENTED else "",
+    )
+
+
+def plan_column(table: str, used: set[str], rng: random.Random) -> ColumnPlan:
+    sql_type, default, stem = rng.choice(COLUMN_TYPES)
+    name = stem if stem not in used else f"{stem}_{len(used)}"
+    used.add(name)
+    comment = ""
+    if rng.random() < SHARE_COLUMNS_COMMENTED:
+        # Now and then an apostrophe, as real comments have.
+        comment = (
+            f"The {stem.replace('_', ' ')} of the {table}'s row"
+            if rng.random() < 0.2
+            else (f"{stem.replace('_', ' ').capitalize()}, as the source system reports it.")
+        )
+    return ColumnPlan(
+        name=name,
+        type=sql_type,
+        default=default if default and rng.random() < 0.5 else "",
+        not_null=rng.random() < 0.3,
+        comment=comment,
+    )
+
+
+def plan_view(index: int, *, base: RelationPlan, rng: random.Random) -> RelationPlan:
+    base.depended_on = True
+    picked = [
+        base.columns[0],
+        *rng.sample(base.columns[1:], k=min(4, len(base.columns) - 1)),
+    ]
+    select = ", ".join(f'b."{c.name}"' for c in picked)
+    materialized = index % 4 == 3
+    return RelationPlan(
+        schema=base.schema,
+        name=f"{'mv' if materialized else 'v'}_{index:03d}_{base.name}",
+        columns=[ColumnPlan(name=c.name, type=c.type) for c in picked],
+        kind="materialized view" if materialized else "view",
+        comment=f"Current {base.name}, for reporting." if rng.random() < 0.5 else "",
+        select_sql=f"SELECT {select} FROM {base.qualified} b",
+    )
+
+
+def table_sql(table: RelationPlan) -> str:
+    columns = []
+    for c in table.columns:
+        parts = [f'"{c.name}"', c.type]
+        if c.not_null:
+            parts.append("NOT NULL")
+        if c.default:
+            parts.append(f"DEFAULT {c.default}")
+        if c.constraint:
+            parts.append(c.constraint)
+        columns.append(" ".join(parts))
+    return f"CREATE TABLE {table.qualified} (\n  " + ",\n  ".join(columns) + "\n);"
+
+
+def comments_sql(relation: RelationPlan) -> list[str]:
+    kind = "TABLE" if relation.kind == "table" else relation.kind.upper()
+    statements = []
+    if relation.comment:
+        statements.append(
+            f"COMMENT ON {kind} {relation.qualified} IS {quote_literal(relation.comment)};"
+        )
+    for c in relation.columns:
+        if c.comment:
+            statements.append(
+                f'COMMENT ON COLUMN {relation.qualified}."{c.name}" IS {quote_literal(c.comment)};'
+            )
+    return statements
+
+
+def warehouse_sql(warehouse: Warehouse) -> list[str]:
+    """The DDL, in a few large statements (each a transaction of its own)."""
+    chunks = [
+        "\n".join(
+            f'CREATE SCHEMA "{s}"; COMMENT ON SCHEMA "{s}" IS {quote_literal(f"The {s} domain.")};'
+            for s in warehouse.schemas
+        )
+    ]
+    for start in range(0, len(warehouse.tables), TABLES_PER_STATEMENT):
+        lines = []
+        for table in warehouse.tables[start : start + TABLES_PER_STATEMENT]:
+            lines.append(table_sql(table))
+            lines.extend(comments_sql(table))
+        chunks.append("\n".join(lines))
+    views = []
+    for view in warehouse.views:
+        views.append(f"CREATE {view.kind.upper()} {view.qualified} AS {view.select_sql};")
+        views.extend(comments_sql(view))
+    chunks.append("\n".join(views))
+    return chunks
+
+
+# --- The server ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str
+    port: int
+    user: str
+
+    def connect(self, dbname: str = "postgres") -> psycopg.Connection:
+        return psycopg.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            dbname=dbname,
+            autocommit=True,
+        )
+
+    def url(self, dbname: str) -> str:
+        return f"postgres://{self.user}@{self.host}:{self.port}/{dbname}"
+
+    def create_database(self, name: str) -> None:
+        with self.connect() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop_database(self, name: str) -> None:
+        with self.connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def run_script(self, dbname: str, statements: list[str]) -> float:
+        """Run each statement (several SQL commands each); returns the seconds taken."""
+        started = time.perf_counter()
+        with self.connect(dbname) as conn:
+            for sql in statements:
+                conn.execute(sql.encode())  # bytes: sent as it is, no placeholders parsed
+        return time.perf_counter() - started
+
+    def user_schema_count(self, dbname: str) -> int:
+        with self.connect(dbname) as conn:
+            return conn.execute(
+                "SELECT count(*) FROM pg_namespace WHERE nspname <> 'information_schema' "
+                "AND nspname NOT LIKE 'pg\\_%'"
+            ).fetchone()[0]
+
+
+# --- The changes between syncs ------------------------------------------------------------
+
+
+@dataclass
+class ChangePlan:
+    sql: str
+    expected: dict[str, dict[str, int]]
+    summary: str
+
+
+def zero_counts() -> dict[str, dict[str, int]]:
+    return {level: {"created": 0, "updated": 0, "removed": 0} for level in LEVELS}
+
+
+def plan_changes(warehouse: Warehouse, rng: random.Random) -> ChangePlan:
+    """Touch ~1% of the tables: new table and column comments, a column added, one dropped."""
+    touched = max(4, round(len(warehouse.tables) * SHARE_CHANGED))
+    shuffled = rng.sample(warehouse.tables, k=len(warehouse.tables))
+    dropped = next(t for t in shuffled if not t.depended_on)
+    others = [t for t in shuffled if t is not dropped]
+    n_comments = max(1, touched * 2 // 5)
+    n_added = max(1, touched // 4)
+    table_comments = others[:n_comments]
+    column_comments = others[n_comments : 2 * n_comments]
+    added = others[2 * n_comments : 2 * n_comments + n_added]
+
+    sql = [
+        f"COMMENT ON TABLE {t.qualified} IS 'Changed by the benchmark.';" for t in table_comments
+    ]
+    for t in column_comments:
+        column = rng.choice(t.columns)
+        sql.append(
+            f"COMMENT ON COLUMN {t.qualified}.\"{column.name}\" IS 'Changed by the benchmark.';"
+        )
+    sql += [f"ALTER TABLE {t.qualified} ADD COLUMN bench_added text;" for t in added]
+    sql.append(f"DROP TABLE {dropped.qualified};")
+
+    expected = zero_counts()
+    expected["table"].update(updated=len(table_comments), removed=1)
+    expected["column"].update(
+        created=len(added), updated=len(column_comments), removed=len(dropped.columns)
+    )
+    summary = (
+        f"table comments changed: {len(table_comments)}, column comments changed: "
+        f"{len(column_comments)}, columns added: {len(added)}, tables dropped: 1 "
+        f"({len(dropped.columns)} columns)"
+    )
+    return ChangePlan(sql="\n".join(sql), expected=expected, summary=summary)
