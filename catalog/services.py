@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.db import models, transaction
@@ -112,44 +113,46 @@ def catalog_apply(
     apply = _Applier(
         integration=integration, run=run, warn=warn or (lambda _m: None), keep=keep_schemas
     )
-    databases = apply.level(
-        Database,
-        existing={(d.name,): d for d in Database.objects.filter(integration=integration)},
-        incoming=snap.databases,
-        parent=lambda key: {},
-    )
-    db_by_id = {d.pk: key[0] for key, d in databases.items()}
+    databases = apply.level(Database, incoming=snap.databases, key_of=lambda row: (row["name"],))
     schemas = apply.level(
         Schema,
-        existing={
-            (db_by_id[s.database_id], s.name): s
-            for s in Schema.objects.filter(integration=integration)
-        },
         incoming=snap.schemas,
-        parent=lambda key: {"database_id": databases[key[:1]].pk},
+        key_of=lambda row: (*databases.key_by_id[row["database_id"]], row["name"]),
+        parent=lambda key: {"database_id": databases.ids[key[:1]]},
     )
-    schema_key_by_id = {s.pk: key for key, s in schemas.items()}
     tables = apply.level(
         Table,
-        existing={
-            (*schema_key_by_id[t.schema_id], t.name): t
-            for t in Table.objects.filter(integration=integration)
-        },
         incoming=snap.tables,
-        parent=lambda key: {"schema_id": schemas[key[:2]].pk},
+        key_of=lambda row: (*schemas.key_by_id[row["schema_id"]], row["name"]),
+        parent=lambda key: {"schema_id": schemas.ids[key[:2]]},
     )
-    table_key_by_id = {t.pk: key for key, t in tables.items()}
     columns = apply.level(
         Column,
-        existing={
-            (*table_key_by_id[c.table_id], c.name): c
-            for c in Column.objects.filter(integration=integration)
-        },
         incoming=snap.columns,
-        parent=lambda key: {"table_id": tables[key[:3]].pk},
+        key_of=lambda row: (*tables.key_by_id[row["table_id"]], row["name"]),
+        parent=lambda key: {"table_id": tables.ids[key[:3]]},
+        extra_fields=("foreign_key_id",),
     )
     apply.foreign_keys(columns, snap.columns)
     return {name: counts.as_dict() for name, counts in apply.counts.items()}
+
+
+@dataclass
+class LevelState:
+    """One level after its diff: ids by natural key (old and new objects) and back."""
+
+    ids: dict[tuple, int]
+    rows: dict[tuple, dict[str, Any]]
+    created: set[int]
+    updated: set[int]
+
+    @cached_property
+    def key_by_id(self) -> dict[int, tuple]:
+        return {pk: key for key, pk in self.ids.items()}
+
+
+PARENT_FIELD = {Database: None, Schema: "database_id", Table: "schema_id", Column: "table_id"}
+STATE_FIELDS = ("id", "name", "description", "description_source", "removed")
 
 
 class _Applier:
@@ -162,109 +165,139 @@ class _Applier:
         self.warn = warn
         self.now = timezone.now()
         self.counts: dict[str, LevelCounts] = {}
-        self.updated_columns: set[int] = set()
 
-    def level(self, model, *, existing: dict, incoming: dict, parent: Callable) -> dict:
-        """Diff one level of the tree; returns every object by key, old and new."""
+    def _existing(self, model, key_of: Callable, extra_fields: tuple[str, ...]) -> dict:
+        """Only the compared fields, as plain rows: building model instances for every
+        existing object would cost more than the whole diff."""
+        parent = PARENT_FIELD[model]
+        names = [*STATE_FIELDS, *WAREHOUSE_FIELDS[model], *extra_fields]
+        if parent:
+            names.append(parent)
+        rows = model.objects.filter(integration=self.integration).order_by().values(*names)
+        return {key_of(row): row for row in rows}
+
+    def level(
+        self,
+        model,
+        *,
+        incoming: dict,
+        key_of: Callable[[dict], tuple],
+        parent: Callable[[tuple], dict] = lambda key: {},
+        extra_fields: tuple[str, ...] = (),
+    ) -> LevelState:
+        """Diff one level of the tree and write the difference in bulk."""
         counts = self.counts.setdefault(model._meta.model_name, LevelCounts())
         fields = WAREHOUSE_FIELDS[model]
+        existing = self._existing(model, key_of, extra_fields)
         to_create, to_update, changed_fields = [], [], set()
         for key, record in incoming.items():
-            obj = existing.get(key)
-            if obj is None:
-                obj = model(
-                    integration=self.integration,
-                    name=key[-1],
-                    first_seen_run=self.run,
-                    last_changed_run=self.run,
-                    **parent(key),
+            row = existing.get(key)
+            if row is None:
+                to_create.append(
+                    (key, model(
+                        integration=self.integration,
+                        name=key[-1],
+                        first_seen_run=self.run,
+                        last_changed_run=self.run,
+                        **parent(key),
+                        **_desired(record, fields, source=DescriptionSource.NONE),
+                    ))
                 )
-                _assign(obj, record, fields)
-                to_create.append(obj)
-                existing[key] = obj
                 continue
-            changed = _assign(obj, record, fields)
-            if obj.removed:
-                obj.removed = False
-                changed.add("removed")
-            if changed:
-                obj.last_changed_run = self.run
-                obj.updated_at = self.now
-                changed_fields |= changed
-                to_update.append(obj)
+            desired = _desired(record, fields, source=row["description_source"])
+            changes = {name: value for name, value in desired.items() if row[name] != value}
+            if row["removed"]:
+                changes["removed"] = False
+            if changes:
+                row.update(changes)
+                changed_fields |= changes.keys()
+                to_update.append(row)
 
         gone = [
-            obj
-            for key, obj in existing.items()
-            if key not in incoming and not obj.removed and key[:2] not in self.keep
+            row["id"]
+            for key, row in existing.items()
+            if key not in incoming and not row["removed"] and key[:2] not in self.keep
         ]
-        model.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
+        model.objects.bulk_create([obj for _key, obj in to_create], batch_size=BATCH_SIZE)
         if to_update:
+            # Every updated row carries all compared fields, so writing the union of the
+            # changed fields rewrites the unchanged ones with their current values.
+            written = sorted(changed_fields)
             model.objects.bulk_update(
-                to_update,
-                [*sorted(changed_fields), "last_changed_run", "updated_at"],
+                [
+                    model(
+                        pk=row["id"],
+                        last_changed_run=self.run,
+                        updated_at=self.now,
+                        **{name: row[name] for name in written},
+                    )
+                    for row in to_update
+                ],
+                [*written, "last_changed_run", "updated_at"],
                 batch_size=BATCH_SIZE,
             )
         for start in range(0, len(gone), BATCH_SIZE):
-            batch = gone[start : start + BATCH_SIZE]
-            model.objects.filter(pk__in=[o.pk for o in batch]).update(
+            model.objects.filter(pk__in=gone[start : start + BATCH_SIZE]).update(
                 removed=True, last_changed_run=self.run, updated_at=self.now
             )
-        for obj in gone:
-            obj.removed = True
-        if model is Column:
-            self.updated_columns = {o.pk for o in to_update}
         counts.created += len(to_create)
         counts.updated += len(to_update)
         counts.removed += len(gone)
-        return existing
 
-    def foreign_keys(self, columns: dict, incoming: dict[tuple, ColumnRecord]) -> None:
+        for key, obj in to_create:
+            existing[key] = {"id": obj.pk, **{name: getattr(obj, name) for name in extra_fields}}
+        return LevelState(
+            ids={key: row["id"] for key, row in existing.items()},
+            rows=existing,
+            created={obj.pk for _key, obj in to_create},
+            updated={row["id"] for row in to_update},
+        )
+
+    def foreign_keys(self, columns: LevelState, incoming: dict[tuple, ColumnRecord]) -> None:
         """Point columns at the columns they reference, once every column has an id."""
         to_update = []
         for key, record in incoming.items():
-            obj = columns[key]
             target = None
             if record.foreign_key is not None:
                 ref = record.foreign_key
                 ref_key = (ref.database, ref.schema, ref.table, ref.column)
                 if ref_key in incoming:
-                    target = columns[ref_key].pk
+                    target = columns.ids[ref_key]
                 else:
                     self.warn(
                         f"Foreign key {'.'.join(key[1:])} references {'.'.join(ref_key[1:])}, "
                         "which is outside the synced schemas."
                     )
-            if obj.foreign_key_id != target:
-                obj.foreign_key_id = target
-                obj.last_changed_run = self.run
-                obj.updated_at = self.now
-                to_update.append(obj)
+            if columns.rows[key]["foreign_key_id"] != target:
+                to_update.append(
+                    Column(
+                        pk=columns.ids[key],
+                        foreign_key_id=target,
+                        last_changed_run=self.run,
+                        updated_at=self.now,
+                    )
+                )
         if to_update:
             Column.objects.bulk_update(
                 to_update, ["foreign_key", "last_changed_run", "updated_at"], batch_size=BATCH_SIZE
             )
-            counts = self.counts["column"]
-            created_now = {o.pk for o in to_update if o.first_seen_run_id == self.run.pk}
-            newly_updated = {o.pk for o in to_update} - self.updated_columns - created_now
-            counts.updated += len(newly_updated)
+            changed = {obj.pk for obj in to_update} - columns.created - columns.updated
+            self.counts["column"].updated += len(changed)
 
 
-def _assign(obj: models.Model, record: Any, fields: dict[str, str]) -> set[str]:
-    """Copy the warehouse's values onto obj; returns the names of the fields that changed."""
-    changed = set()
+def _desired(record: Any, fields: dict[str, str], *, source: str) -> dict[str, Any]:
+    """The values the warehouse says a row should have. The description only where the
+    warehouse may write it: nobody else (dbt, a user) has."""
+    values = {}
     for model_field, attr in fields.items():
         value = getattr(record, attr)
         if value is None and model_field in ("definition", "warehouse_owner", "default"):
             value = ""
-        if getattr(obj, model_field) != value:
-            setattr(obj, model_field, value)
-            changed.add(model_field)
-    if obj.description_source in WAREHOUSE_MAY_DESCRIBE:
+        values[model_field] = value
+    if source in WAREHOUSE_MAY_DESCRIBE:
         description = record.description or ""
-        source = DescriptionSource.WAREHOUSE if description else DescriptionSource.NONE
-        if obj.description != description or obj.description_source != source:
-            obj.description = description
-            obj.description_source = source
-            changed |= {"description", "description_source"}
-    return changed
+        values["description"] = description
+        values["description_source"] = (
+            DescriptionSource.WAREHOUSE if description else DescriptionSource.NONE
+        )
+    return values

@@ -19,18 +19,7 @@ from integrations.connectors.base import (
     TransientConnectorError,
 )
 from tests.support.postgres import free_port
-
-
-class RecordingReporter:
-    def __init__(self) -> None:
-        self.progress_calls: list[tuple[int, int]] = []
-        self.warnings: list[str] = []
-
-    def progress(self, done: int, total: int) -> None:
-        self.progress_calls.append((done, total))
-
-    def warning(self, message: str) -> None:
-        self.warnings.append(message)
+from tests.support.reporting import RecordingReporter
 
 
 class Extracted:
@@ -122,9 +111,7 @@ def test_partitioned_table_without_statistics_has_no_negative_row_estimate(run_s
     assert events.row_estimate is not None and events.row_estimate >= 0
 
 
-def test_foreign_key_to_a_partitioned_table_points_at_the_parent_not_a_partition(
-    run_sql, config
-):
+def test_foreign_key_to_a_partitioned_table_points_at_the_parent_not_a_partition(run_sql, config):
     run_sql(PARTITIONS_DDL)
     # PostgreSQL adds one constraint per partition of the referenced table, named by the
     # default scheme (attendance_event_id_event_day_fkey...); ours sorts after them.
@@ -174,7 +161,8 @@ def test_materialized_view_and_view_carry_kind_and_definition(run_sql, config):
     )
     assert matview.row_estimate == 1
     assert [(c.name, c.data_type) for c in got.columns_of("public", "order_totals")] == [
-        ("n", "bigint"), ("total", "numeric"),
+        ("n", "bigint"),
+        ("total", "numeric"),
     ]
     orders = got.tables["public", "orders"]
     assert (orders.kind, orders.definition, orders.row_estimate) == ("table", "", 7)
@@ -203,7 +191,8 @@ def test_foreign_table_is_yielded_with_its_kind(pg_server, run_sql, config):
     assert remote.kind == "foreign_table"
     assert remote.row_estimate is None
     assert [(c.name, c.nullable) for c in got.columns_of("public", "remote_things")] == [
-        ("id", False), ("label", True),
+        ("id", False),
+        ("label", True),
     ]
 
 
@@ -226,8 +215,7 @@ def test_columns_carry_types_defaults_not_null_and_composite_primary_key(run_sql
     columns = extract(config).columns_of("public", "order_lines")
 
     assert [
-        (c.name, c.ordinal, c.data_type, c.nullable, c.default, c.is_primary_key)
-        for c in columns
+        (c.name, c.ordinal, c.data_type, c.nullable, c.default, c.is_primary_key) for c in columns
     ] == [
         ("order_id", 1, "integer", False, "", True),
         ("line_no", 2, "smallint", False, "", True),
@@ -248,9 +236,7 @@ def test_serial_column_default_is_its_sequence(run_sql, config):
     assert (column.nullable, column.is_primary_key) == (False, True)
 
 
-def test_multi_column_foreign_key_maps_each_column_to_the_column_it_references(
-    run_sql, config
-):
+def test_multi_column_foreign_key_maps_each_column_to_the_column_it_references(run_sql, config):
     run_sql(
         """
         CREATE TABLE public.orders (id int, day date, PRIMARY KEY (id, day));
@@ -271,6 +257,25 @@ def test_multi_column_foreign_key_maps_each_column_to_the_column_it_references(
     )
     assert got.columns["public", "shipments", "id"].foreign_key is None
     assert [c.is_primary_key for c in got.columns_of("public", "orders")] == [True, True]
+
+
+def test_column_in_two_foreign_keys_points_at_the_first_by_constraint_name(run_sql, config):
+    run_sql(
+        """
+        CREATE TABLE public.people (id int PRIMARY KEY);
+        CREATE TABLE public.accounts (id int PRIMARY KEY);
+        CREATE TABLE public.owners (
+            ref int,
+            CONSTRAINT b_owner_person FOREIGN KEY (ref) REFERENCES public.people,
+            CONSTRAINT a_owner_account FOREIGN KEY (ref) REFERENCES public.accounts);
+        """
+    )
+
+    got = extract(config)
+
+    assert got.columns["public", "owners", "ref"].foreign_key == ColumnRef(
+        config["database"], "public", "accounts", "id"
+    )
 
 
 def test_foreign_key_to_a_table_in_another_schema_names_that_schema(run_sql, config):
@@ -353,7 +358,9 @@ Deduplicated on email.';
     )
     assert got.tables["marts", "customers"].owner == "postgres"
     assert [(c.name, c.description) for c in got.columns_of("marts", "customers")] == [
-        ("id", ""), ("email", "Lower-cased"), ("name", ""),
+        ("id", ""),
+        ("email", "Lower-cased"),
+        ("name", ""),
     ]
 
 
@@ -398,9 +405,7 @@ def test_system_and_temporary_schemas_are_never_yielded(pg_server, fresh_db, con
     assert got.tables == {}
 
 
-def test_progress_counts_relations_and_ends_at_done_equals_total(
-    run_sql, config, monkeypatch
-):
+def test_progress_counts_relations_and_ends_at_done_equals_total(run_sql, config, monkeypatch):
     monkeypatch.setattr(postgres, "BATCH_SIZE", 3)
     run_sql(
         "".join(f"CREATE TABLE public.t{i} (id int);" for i in range(6))
@@ -452,7 +457,11 @@ def test_tables_come_before_their_columns(run_sql, config):
     kinds = [type(r).__name__ for r in extract(config).records]
 
     assert kinds == [
-        "DatabaseRecord", "SchemaRecord", "TableRecord", "TableRecord", "ColumnRecord",
+        "DatabaseRecord",
+        "SchemaRecord",
+        "TableRecord",
+        "TableRecord",
+        "ColumnRecord",
         "ColumnRecord",
     ]
 
@@ -477,9 +486,9 @@ def test_jaffle_shop_columns_match_what_the_server_reports(pg_server, warehouse,
     assert set(got.schemas) == {"analytics", "analytics_marts", "analytics_snapshots", "public"}
     kinds = Counter(t.kind for t in got.tables.values())
     assert kinds == {"table": 7, "view": 3}
-    assert all(
-        t.definition.strip() for t in got.tables.values() if t.kind == "view"
-    ), "every view has its SQL"
+    assert all(t.definition.strip() for t in got.tables.values() if t.kind == "view"), (
+        "every view has its SQL"
+    )
     assert got.tables["analytics_marts", "dim_dates"].description
     assert got.reporter.progress_calls[-1] == (10, 10)
 
@@ -557,15 +566,31 @@ def test_temporary_name_resolution_failure_is_transient():
 @pytest.mark.parametrize(
     "message, sqlstate, expected_type, expected_text",
     [
-        ('FATAL:  password authentication failed for user "bob"', None, ConnectorError,
-         "Authentication failed for user 'bob' on h:6543"),
+        (
+            'FATAL:  password authentication failed for user "bob"',
+            None,
+            ConnectorError,
+            "Authentication failed for user 'bob' on h:6543",
+        ),
         ("anything", "28P01", ConnectorError, "Authentication failed for user 'bob'"),
-        ('FATAL:  database "shop" does not exist', None, ConnectorError,
-         "Database 'shop' does not exist on h:6543"),
-        ("server does not support SSL, but SSL was required", None, ConnectorError,
-         "SSL negotiation with h:6543 failed"),
-        ("connection refused\n\tIs the server running on that host?", None,
-         TransientConnectorError, "Could not connect to h:6543"),
+        (
+            'FATAL:  database "shop" does not exist',
+            None,
+            ConnectorError,
+            "Database 'shop' does not exist on h:6543",
+        ),
+        (
+            "server does not support SSL, but SSL was required",
+            None,
+            ConnectorError,
+            "SSL negotiation with h:6543 failed",
+        ),
+        (
+            "connection refused\n\tIs the server running on that host?",
+            None,
+            TransientConnectorError,
+            "Could not connect to h:6543",
+        ),
     ],
 )
 def test_connect_errors_are_classified_by_their_message(

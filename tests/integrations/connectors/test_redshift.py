@@ -24,22 +24,9 @@ from integrations.connectors.base import (
     TransientConnectorError,
 )
 from integrations.connectors.postgres import STATEMENT_TIMEOUT_SQL
+from tests.support.reporting import RecordingReporter
 
 STANDIN_SQL = Path(__file__).resolve().parents[2] / "fixtures" / "redshift_standin.sql"
-
-
-class Collector:
-    """A reporter that remembers what it was told."""
-
-    def __init__(self) -> None:
-        self.steps: list[tuple[int, int]] = []
-        self.warnings: list[str] = []
-
-    def progress(self, done: int, total: int) -> None:
-        self.steps.append((done, total))
-
-    def warning(self, message: str) -> None:
-        self.warnings.append(message)
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +75,8 @@ def executed(monkeypatch):
     return calls
 
 
-def extract_all(config: dict) -> tuple[list, Collector]:
-    reporter = Collector()
+def extract_all(config: dict) -> tuple[list, RecordingReporter]:
+    reporter = RecordingReporter()
     return list(redshift.extract(config, reporter=reporter)), reporter
 
 
@@ -220,6 +207,9 @@ def test_an_unreachable_external_schema_is_a_warning_and_the_rest_is_read(extrac
     assert "spectrum_broken" in reporter.warnings[0]
     assert "IAM role" in reporter.warnings[0]
     assert not [key for key in tables_of(records) if key[0] == "spectrum_broken"]
+    # The catalog is told to keep what it had of that schema instead of removing it.
+    database = next(r.name for r in records if isinstance(r, DatabaseRecord))
+    assert reporter.skipped_schemas == [(database, "spectrum_broken")]
     # Read after the failure, on the same connection.
     assert columns_of(records, "spectrum", "page_views")
     assert columns_of(records, "staging", "raw_orders")
@@ -228,9 +218,9 @@ def test_an_unreachable_external_schema_is_a_warning_and_the_rest_is_read(extrac
 def test_progress_counts_tables_up_to_the_total(extracted):
     records, reporter = extracted
     total = len(tables_of(records))
-    assert reporter.steps[0] == (0, total)
-    assert reporter.steps[-1] == (total, total)
-    assert [done for done, _ in reporter.steps] == sorted(done for done, _ in reporter.steps)
+    assert reporter.progress_calls[0] == (0, total)
+    assert reporter.progress_calls[-1] == (total, total)
+    assert [done for done, _ in reporter.progress_calls] == sorted(done for done, _ in reporter.progress_calls)
 
 
 def test_schema_include_and_exclude_apply_to_tables_views_and_external_schemas(config):
@@ -241,6 +231,7 @@ def test_schema_include_and_exclude_apply_to_tables_views_and_external_schemas(c
     assert {schema for schema, _ in tables_of(records)} == {"sales", "spectrum"}
     assert not [r for r in records if isinstance(r, ColumnRecord) and r.schema == "staging"]
     assert reporter.warnings == []  # the broken external schema was never read
+    assert reporter.skipped_schemas == []
 
 
 def test_patterns_typed_as_text_work_too(config):
@@ -259,7 +250,7 @@ def test_a_user_who_cannot_read_svv_table_info_gets_the_catalog_with_a_warning(c
 
 
 def test_a_failed_optional_read_leaves_the_connection_usable_with_its_timeout(config):
-    reporter = Collector()
+    reporter = RecordingReporter()
     with redshift.redshift_connect(config) as conn:
         rows = redshift.read_optional(
             conn, "SELECT * FROM svv_external_tables", reporter=reporter, failure="Could not read"
@@ -303,7 +294,7 @@ def test_a_wrong_password_gives_a_clear_error_without_the_password(password_clus
     config = password_cluster.integration_config("postgres", password=secret)
     for attempt in (
         lambda: redshift.test_connection(config),
-        lambda: list(redshift.extract(config, reporter=Collector())),
+        lambda: list(redshift.extract(config, reporter=RecordingReporter())),
     ):
         with pytest.raises(ConnectorError) as caught:
             attempt()
