@@ -108,3 +108,25 @@ def catalog_export_data(*, integration: Integration | None = None) -> dict[str, 
             for i in integrations
         ],
     }
+
+
+def table_browse(*, query: str = "", include_removed: bool = False):
+    """Tables for the browse page: by name or description, current ones first."""
+    tables = Table.objects.select_related("schema__database", "integration")
+    if not include_removed:
+        tables = tables.filter(removed=False)
+    if query:
+        from django.db.models import Q
+
+        tables = tables.filter(Q(name__icontains=query) | Q(description__icontains=query))
+    return tables.order_by("schema__database__name", "schema__name", "name")
+
+
+def table_detail(*, pk: int) -> Table:
+    return Table.objects.select_related("schema__database", "integration").get(pk=pk)
+
+
+def table_columns(*, table: Table) -> list[Column]:
+    return list(
+        table.columns.select_related("foreign_key__table").order_by("ordinal", "name")
+    )

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_celery_beat",
     "integrations",
     "catalog",
 ]
@@ -56,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every page needs a login; the login page itself is marked login_not_required.
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -105,7 +108,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
 
 # Celery. The default broker keeps its messages in files under var/, so a fresh
 # machine runs a worker with no server; set CELERY_BROKER_URL=redis://... for real use.
@@ -132,6 +137,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="catalog")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-syncs": {"task": "integrations.tasks.sync_reap_stale_task", "schedule": 60.0},
 }
@@ -142,6 +148,11 @@ SYNC_RETRY_BACKOFF = env.int("SYNC_RETRY_BACKOFF", default=30)
 # A running sync that wrote no heartbeat for this long is taken to have lost its worker.
 SYNC_STALE_AFTER = env.int("SYNC_STALE_AFTER", default=600)
 SYNC_WARNINGS_CAP = 100
+
+# dbt Cloud. Hosts beyond dbt's multi-tenant ones (single-tenant deployments), e.g.
+# "acme.getdbt.com"; and plain http to a loopback address, for local stand-ins only.
+DBT_CLOUD_EXTRA_HOSTS = env.list("DBT_CLOUD_EXTRA_HOSTS", default=[])
+DBT_CLOUD_ALLOW_LOOPBACK_HTTP = env.bool("DBT_CLOUD_ALLOW_LOOPBACK_HTTP", default=False)
 
 LOGGING = {
     "version": 1,

@@ -26,6 +26,8 @@ class Integration(models.Model):
     config = encrypt(models.JSONField(default=dict))
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # A cron expression (minute hour day month weekday) in settings.TIME_ZONE; empty: no schedule.
+    schedule = models.CharField(max_length=100, blank=True)
     last_sync = models.ForeignKey(
         "SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -37,6 +39,9 @@ class Integration(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            ("manage_integrations", "Can connect, edit, sync, schedule and disconnect integrations"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -28,3 +28,18 @@ def sync_execute_task(self, run_id: int) -> str:
 @shared_task
 def sync_reap_stale_task() -> list[int]:
     return sync_reap_stale()
+
+
+@shared_task
+def sync_scheduled_task(integration_id: int) -> str:
+    from .models import Integration
+    from .services import SyncAlreadyActive, sync_start
+
+    integration = Integration.objects.filter(pk=integration_id).first()
+    if integration is None:
+        return "deleted"
+    try:
+        sync_start(integration=integration, trigger=SyncRun.Trigger.SCHEDULE)
+    except SyncAlreadyActive:
+        return "already active"
+    return "queued"

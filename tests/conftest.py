@@ -102,3 +102,14 @@ def worker(celery_worker_process, transactional_db):
 
     app.conf.task_default_queue = celery_worker_process.queue
     return celery_worker_process
+
+
+@pytest.fixture
+def dbt_cloud(settings):
+    """A running stand-in dbt Cloud API; the integration's access URL may point at it."""
+    from tests.support.dbt_cloud_standin import DbtCloudStandin
+
+    settings.DBT_CLOUD_ALLOW_LOOPBACK_HTTP = True
+    standin = DbtCloudStandin().start()
+    yield standin
+    standin.stop()

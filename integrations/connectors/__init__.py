@@ -12,6 +12,7 @@ from .base import Connector
 CONNECTOR_MODULES: dict[str, str] = {
     "postgres": "integrations.connectors.postgres",
     "redshift": "integrations.connectors.redshift",
+    "dbt_cloud": "integrations.connectors.dbt_cloud",
 }
 
 

@@ -1,8 +1,11 @@
 """Writes for integrations: creating them and running their syncs."""
 
 from .integrations import (
+    IntegrationHasDependents,
     IntegrationRequirementMissing,
     integration_create,
+    integration_delete,
+    integration_dependents_stranded,
     integration_requirements_missing,
     integration_test_connection,
     integration_update,
@@ -16,7 +19,10 @@ from .sync import (
 )
 
 __all__ = [
+    "IntegrationHasDependents",
     "IntegrationRequirementMissing",
+    "integration_delete",
+    "integration_dependents_stranded",
     "SyncAlreadyActive",
     "SyncOutcome",
     "integration_create",

@@ -115,3 +115,51 @@ def integration_update(
     integration.save()
     logger.info("integration %s updated", integration.pk)
     return integration
+
+
+class IntegrationHasDependents(ValidationError):
+    """Disconnecting this integration would strand integrations that build on it."""
+
+    def __init__(self, dependents: list[Integration]) -> None:
+        names = ", ".join(d.name for d in dependents)
+        super().__init__(
+            f"{names} enrich this warehouse's tables and need a warehouse; confirm that they "
+            "are disconnected too."
+        )
+        self.dependents = dependents
+
+
+def integration_dependents_stranded(integration: Integration) -> list[Integration]:
+    """The integrations that would be left without what they require if this one went."""
+    connector = integration.connector_obj
+    entries = [e for e in all_entries() if e.connector]
+    providers = [e.key for e in entries if e.connector.category == connector.category]
+    others_remain = Integration.objects.filter(connector__in=providers).exclude(pk=integration.pk).exists()
+    if others_remain:
+        return []
+    needing = [e.key for e in entries if connector.category in e.connector.requires]
+    return list(Integration.objects.filter(connector__in=needing))
+
+
+@transaction.atomic
+def integration_delete(*, integration: Integration, disconnect_dependents: bool = False) -> list[str]:
+    """Disconnect an integration: its catalog objects and sync history go with it.
+
+    When it is the last warehouse, dbt Cloud integrations (whose metadata lives on its
+    tables) must be disconnected with it, and the caller must say so.
+    Returns the names of every integration removed.
+    """
+    from .schedule import integration_schedule_clear
+
+    # Lock the integrations first so that a dbt Cloud connected meanwhile is seen.
+    list(Integration.objects.select_for_update().order_by("pk"))
+    dependents = integration_dependents_stranded(integration)
+    if dependents and not disconnect_dependents:
+        raise IntegrationHasDependents(dependents)
+    removed = []
+    for target in [*dependents, integration]:
+        integration_schedule_clear(integration=target)
+        removed.append(target.name)
+        logger.info("integration %s (%s) disconnected", target.pk, target.connector)
+        target.delete()
+    return removed

@@ -1,0 +1,126 @@
+"""dbt Cloud: jobs, runs and artifacts that enrich the tables a warehouse integration
+has catalogued. A secondary integration: it needs a warehouse first."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import forms
+from django.conf import settings
+
+from .base import TRANSFORM, Connector, ConnectorError, Reporter
+from .dbt_cloud_api import DbtCloudClient
+
+# Multi-tenant hosts (reference §1): account-prefixed cells and the legacy shared hosts.
+CELL_HOST = re.compile(r"^[a-z0-9][a-z0-9-]*\.(us[1-3]|eu[1-4]|au[12]|jp1)\.dbt\.com$")
+LEGACY_HOSTS = {"cloud.getdbt.com", "emea.dbt.com", "au.dbt.com"}
+LOOPBACK_NAMES = {"localhost"}
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_access_url(value: str) -> str:
+    """The access URL as pasted, or a ValidationError saying why not."""
+    parts = urlsplit(value.strip())
+    host = (parts.hostname or "").lower()
+    loopback_http = (
+        parts.scheme == "http" and settings.DBT_CLOUD_ALLOW_LOOPBACK_HTTP and _is_loopback(host)
+    )
+    if parts.scheme != "https" and not loopback_http:
+        raise forms.ValidationError(
+            "The access URL must start with https:// (dbt Cloud serves its API over HTTPS only)."
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise forms.ValidationError(
+            "Paste the access URL alone, e.g. https://ab123.us1.dbt.com, without a path."
+        )
+    allowed = (
+        CELL_HOST.match(host)
+        or host in LEGACY_HOSTS
+        or host in {h.lower() for h in settings.DBT_CLOUD_EXTRA_HOSTS}
+        or loopback_http
+    )
+    if not allowed:
+        raise forms.ValidationError(
+            f"{host or 'That'} is not a dbt Cloud host. Use your account's access URL from "
+            "Account settings → Access URLs (e.g. https://ab123.us1.dbt.com); a single-tenant "
+            "host must first be allowed by an administrator (DBT_CLOUD_EXTRA_HOSTS)."
+        )
+    return value.strip()
+
+
+class DbtCloudForm(forms.Form):
+    account_id = forms.IntegerField(
+        label="Account ID",
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="The number after /accounts/ in your dbt Cloud settings URL.",
+    )
+    access_url = forms.CharField(
+        label="Access URL",
+        initial="https://cloud.getdbt.com",
+        max_length=255,
+        help_text="Account settings → Access URLs, e.g. https://ab123.us1.dbt.com",
+    )
+    token = forms.CharField(
+        label="Service token",
+        widget=forms.PasswordInput(render_value=False),
+        strip=True,
+        help_text="A service token with Account Viewer or Job Viewer (Read-only on Team).",
+    )
+
+    def clean_access_url(self) -> str:
+        return validate_access_url(self.cleaned_data["access_url"])
+
+
+def client_for(config: dict[str, Any], **kwargs: Any) -> DbtCloudClient:
+    return DbtCloudClient(
+        access_url=config["access_url"],
+        token=config["token"],
+        account_id=config["account_id"],
+        **kwargs,
+    )
+
+
+def test_connection(config: dict[str, Any]) -> str:
+    with client_for(config, max_attempts=2, timeout=15) as client:
+        account = client.account() or {}
+    return f"Connected to dbt Cloud account “{account.get('name', config['account_id'])}”."
+
+
+def extract(config: dict[str, Any], *, reporter: Reporter, warehouse=None):
+    raise ConnectorError(
+        "Syncing dbt Cloud metadata is not available in this version yet; the connection "
+        "and its credentials are kept."
+    )
+    yield  # pragma: no cover - makes this a generator like every extract
+
+
+
+
+CONNECTOR = Connector(
+    key="dbt_cloud",
+    label="dbt Cloud",
+    category=TRANSFORM,
+    description="Models, tests, jobs, runs, exposures and metrics from dbt Cloud, on top of "
+    "your warehouse's tables.",
+    aliases=("dbt", "dbt cloud", "dbtcloud", "getdbt", "transform", "transformation"),
+    form=DbtCloudForm,
+    secret_fields=("token",),
+    requires=("warehouse",),
+    extract=extract,
+    test_connection=test_connection,
+    driver="requests",
+    driver_package="requests",
+    logo="img/connectors/dbt_cloud.svg",
+)

@@ -1,0 +1,171 @@
+"""A small client of the dbt Cloud Administrative API (v2/v3), as the catalog uses it.
+
+One `requests.Session`, a timeout on every call, `Authorization: Token`, trailing slashes
+on every documented path, `limit`/`offset` pagination capped at 100, and retries with
+backoff and jitter on 429, 5xx and transport errors. Permanent errors become
+ConnectorErrors whose text says what to check; the token never appears in one.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests
+
+from .base import ConnectorError, TransientConnectorError
+
+logger = logging.getLogger(__name__)
+
+PAGE_LIMIT = 100
+RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+
+
+class DbtCloudNotFound(ConnectorError):
+    pass
+
+
+class DbtCloudClient:
+    def __init__(
+        self,
+        *,
+        access_url: str,
+        token: str,
+        account_id: int,
+        timeout: float = 30,
+        max_attempts: int = 4,
+        backoff: float = 2.0,
+        max_backoff: float = 300.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base = access_url.rstrip("/")
+        self.account_id = int(account_id)
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.sleep = sleep
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {token}"
+        self.session.headers["User-Agent"] = "data-catalog"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> DbtCloudClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- requests ----------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return f"{self.base}/api/{path.lstrip('/')}"
+
+    def _request(self, path: str, *, params: dict | None = None, accept_json: bool = True):
+        url = self._url(path)
+        headers = {"Accept": "application/json"} if accept_json else {"Accept": "*/*"}
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                response = self.session.get(url, params=params, headers=headers, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt == self.max_attempts:
+                    raise TransientConnectorError(
+                        f"dbt Cloud at {self.base} did not answer ({type(exc).__name__}) after "
+                        f"{attempt} attempts: check the access URL and the network."
+                    ) from None
+                self._wait(attempt, None)
+                continue
+            if response.status_code in RETRY_STATUSES:
+                if attempt == self.max_attempts:
+                    raise TransientConnectorError(
+                        f"dbt Cloud answered {response.status_code} to GET {path} "
+                        f"{attempt} times: {error_text(response)}"
+                    )
+                self._wait(attempt, response.headers.get("Retry-After"))
+                continue
+            self._raise_for_status(response, path)
+            return response
+        raise AssertionError("unreachable")
+
+    def _wait(self, attempt: int, retry_after: str | None) -> None:
+        if retry_after and retry_after.strip().isdigit():
+            delay = float(retry_after)
+        else:
+            delay = self.backoff * 2 ** (attempt - 1)
+            delay += random.uniform(0, delay / 2)
+        self.sleep(min(delay, self.max_backoff))
+
+    def _raise_for_status(self, response: requests.Response, path: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        message = error_text(response)
+        if status == 401:
+            raise ConnectorError(
+                f"dbt Cloud refused the token ({message}). Check the service token, and that "
+                f"the access URL {self.base} is your account's own (a token is not recognised "
+                "on another region's or the legacy host)."
+            )
+        if status == 403:
+            raise ConnectorError(
+                f"dbt Cloud denied access ({message}). Check the token's permission set "
+                "(Account Viewer or Job Viewer; Read-only on Team plans) and the account's "
+                "IP restrictions."
+            )
+        if status == 404:
+            raise DbtCloudNotFound(
+                f"dbt Cloud found nothing at {path} ({message}). Check the account ID and "
+                "that the token may see this account and its projects."
+            )
+        raise ConnectorError(f"dbt Cloud answered {status} to GET {path}: {message}")
+
+    # -- API ---------------------------------------------------------------------------
+
+    def get(self, path: str, params: dict | None = None) -> Any:
+        return self._request(path, params=params).json().get("data")
+
+    def paginate(self, path: str, params: dict | None = None) -> Iterator[dict]:
+        offset = 0
+        while True:
+            body = self._request(
+                path, params={**(params or {}), "limit": PAGE_LIMIT, "offset": offset}
+            ).json()
+            rows = body.get("data") or []
+            yield from rows
+            total = ((body.get("extra") or {}).get("pagination") or {}).get("total_count")
+            offset += len(rows)
+            if not rows or len(rows) < PAGE_LIMIT or (total is not None and offset >= total):
+                return
+
+    def account(self) -> dict:
+        return self.get(f"v2/accounts/{self.account_id}/")
+
+    def artifact(self, run_id: int, path: str, *, step: int | None = None) -> bytes:
+        params = {"step": step} if step is not None else None
+        response = self._request(
+            f"v2/accounts/{self.account_id}/runs/{run_id}/artifacts/{path}",
+            params=params,
+            accept_json=False,
+        )
+        return response.content
+
+
+def error_text(response: requests.Response) -> str:
+    """The message of an error body, whatever its shape (envelope, DRF detail, text)."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:200] if text else response.reason or "no message"
+    if isinstance(body, dict):
+        status = body.get("status")
+        if isinstance(status, dict) and status.get("user_message"):
+            return str(status["user_message"])
+        if body.get("detail"):
+            return str(body["detail"])
+    return str(body)[:200]

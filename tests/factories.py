@@ -1,0 +1,34 @@
+"""Users in each role, and integrations without a connection test."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, User
+
+from integrations.models import Integration
+from integrations.roles import ADMINS, ANALYSTS
+
+
+def user_in(role: str, username: str | None = None) -> User:
+    user = User.objects.create_user(username or role.lower(), password="pw-for-tests-1")
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def admin_user() -> User:
+    return user_in(ADMINS, "alice-admin")
+
+
+def analyst_user() -> User:
+    return user_in(ANALYSTS, "ann-analyst")
+
+
+def postgres_integration(config: dict, name: str = "warehouse") -> Integration:
+    return Integration.objects.create(connector="postgres", name=name, config=config)
+
+
+def dbt_integration(name: str = "dbt", **config) -> Integration:
+    return Integration.objects.create(
+        connector="dbt_cloud",
+        name=name,
+        config={"account_id": 1, "access_url": "https://cloud.getdbt.com", "token": "dbtc_secret", **config},
+    )

@@ -1,0 +1,138 @@
+"""The dbt Cloud connector's form, guard and connection test (against the stand-in API)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+
+from integrations.connectors.base import ConnectorError
+from integrations.connectors import dbt_cloud as dbt_cloud_connector
+from integrations.connectors.dbt_cloud import DbtCloudForm
+from integrations.models import Integration
+from integrations.services import IntegrationRequirementMissing, integration_create
+from tests.factories import postgres_integration
+
+
+def form(**data) -> DbtCloudForm:
+    values = {"account_id": "12345", "access_url": "https://ab123.us1.dbt.com", "token": "dbtc_x"}
+    values.update(data)
+    return DbtCloudForm(data=values)
+
+
+@pytest.mark.parametrize("url", [
+    "https://ab123.us1.dbt.com", "https://xy9.eu2.dbt.com/", "https://cloud.getdbt.com",
+    "https://emea.dbt.com", "https://au.dbt.com", "https://AB123.US3.DBT.COM",
+])
+def test_dbt_cloud_hosts_are_accepted_and_stored_as_pasted(url):
+    f = form(access_url=url)
+    assert f.is_valid(), f.errors
+    assert f.cleaned_data["access_url"] == url
+
+
+@pytest.mark.parametrize("url, message", [
+    ("http://cloud.getdbt.com", "must start with https://"),
+    ("https://evil.example.com", "is not a dbt Cloud host"),
+    ("https://cloud.getdbt.com.evil.io", "is not a dbt Cloud host"),
+    ("https://ab123.us9.dbt.com", "is not a dbt Cloud host"),
+    ("https://cloud.getdbt.com/settings/accounts/1", "without a path"),
+    ("http://127.0.0.1:8000", "must start with https://"),
+    ("cloud.getdbt.com", "must start with https://"),
+])
+def test_other_access_urls_are_refused_with_the_reason(url, message):
+    f = form(access_url=url)
+    assert not f.is_valid()
+    assert message in f.errors["access_url"][0]
+
+
+def test_an_admin_setting_allows_a_single_tenant_host(settings):
+    assert not form(access_url="https://acme.getdbt.com").is_valid()
+    settings.DBT_CLOUD_EXTRA_HOSTS = ["acme.getdbt.com"]
+    assert form(access_url="https://acme.getdbt.com").is_valid()
+
+
+def test_loopback_http_needs_the_setting(settings):
+    settings.DBT_CLOUD_ALLOW_LOOPBACK_HTTP = False
+    assert not form(access_url="http://127.0.0.1:8000").is_valid()
+    settings.DBT_CLOUD_ALLOW_LOOPBACK_HTTP = True
+    assert form(access_url="http://127.0.0.1:8000").is_valid()
+    assert not form(access_url="http://10.1.2.3:8000").is_valid()  # loopback only
+
+
+@pytest.mark.parametrize("account_id, ok", [
+    ("70403103922125", True), ("1", True), ("0", False), ("-4", False), ("abc", False), ("1.5", False),
+])
+def test_account_id_is_a_positive_integer_and_may_be_long(account_id, ok):
+    assert form(account_id=account_id).is_valid() is ok
+
+
+@pytest.mark.django_db
+def test_the_service_refuses_dbt_cloud_before_any_warehouse(dbt_cloud):
+    dbt_cloud.add_account(7, "Acme")
+    config = {"account_id": 7, "access_url": dbt_cloud.url, "token": dbt_cloud.state.token}
+    with pytest.raises(IntegrationRequirementMissing):
+        integration_create(connector_key="dbt_cloud", name="dbt", config=config)
+    assert not dbt_cloud.state.requests  # refused before any call to dbt Cloud
+
+
+@pytest.mark.django_db
+def test_the_management_command_cannot_bypass_the_guard(tmp_path, dbt_cloud):
+    path = tmp_path / "dbt.json"
+    path.write_text(json.dumps({"account_id": 7, "access_url": dbt_cloud.url, "token": "t"}))
+    with pytest.raises(CommandError, match="connect one of the warehouses and databases first"):
+        call_command("integration_add", "dbt_cloud", "--name", "dbt", "--config", str(path))
+    assert not Integration.objects.exists()
+
+
+@pytest.mark.django_db
+def test_connecting_dbt_cloud_calls_the_api_once_a_warehouse_exists(dbt_cloud, warehouse_config):
+    postgres_integration(warehouse_config)
+    dbt_cloud.add_account(70403103922125, "Acme Analytics")
+    config = {"account_id": 70403103922125, "access_url": dbt_cloud.url, "token": dbt_cloud.state.token}
+
+    integration = integration_create(connector_key="dbt_cloud", name="dbt", config=config)
+
+    assert integration.config["access_url"] == dbt_cloud.url
+    call = dbt_cloud.state.requests[-1]
+    assert call["path"] == "/api/v2/accounts/70403103922125/"  # trailing slash sent
+    assert call["authorization"] == f"Token {dbt_cloud.state.token}"
+
+
+def test_test_connection_names_the_account(dbt_cloud):
+    dbt_cloud.add_account(7, "Acme Analytics")
+    message = dbt_cloud_connector.test_connection({"account_id": 7, "access_url": dbt_cloud.url, "token": dbt_cloud.state.token})
+    assert message == "Connected to dbt Cloud account “Acme Analytics”."
+
+
+def test_a_refused_token_says_to_check_the_token_and_the_access_url(dbt_cloud):
+    dbt_cloud.add_account(7, "Acme")
+    with pytest.raises(ConnectorError) as caught:
+        dbt_cloud_connector.test_connection({"account_id": 7, "access_url": dbt_cloud.url, "token": "dbtc_wrong_Secret"})
+    message = str(caught.value)
+    assert "Invalid token." in message and "service token" in message and "access URL" in message
+    assert "dbtc_wrong_Secret" not in message
+
+
+def test_an_account_the_token_cannot_see_says_to_check_the_account_id(dbt_cloud):
+    with pytest.raises(ConnectorError, match="Check the account ID"):
+        dbt_cloud_connector.test_connection({"account_id": 99, "access_url": dbt_cloud.url, "token": dbt_cloud.state.token})
+
+
+@pytest.mark.django_db
+def test_form_post_with_a_bad_token_keeps_input_but_not_the_token(client, dbt_cloud, warehouse_config):
+    from tests.factories import admin_user
+
+    client.force_login(admin_user())
+    postgres_integration(warehouse_config)
+    dbt_cloud.add_account(7, "Acme")
+    response = client.post("/integrations/new/dbt_cloud/", {
+        "name": "dbt prod", "account_id": "7", "access_url": dbt_cloud.url, "token": "dbtc_typed_Wrong",
+    })
+    body = response.content.decode()
+    assert "Connection test failed: dbt Cloud refused the token" in body
+    assert 'value="dbt prod"' in body and f'value="{dbt_cloud.url}"' in body
+    assert "dbtc_typed_Wrong" not in body
+    assert Integration.objects.filter(connector="dbt_cloud").count() == 0
