@@ -4,7 +4,12 @@ from django.contrib import admin, messages
 from django.utils.html import format_html_join
 
 from .models import Integration, SyncRun
-from .services import SyncAlreadyActive, sync_start
+from .services import (
+    SyncAlreadyActive,
+    integration_delete,
+    integration_dependents_stranded,
+    sync_start,
+)
 from .services.secrets import MASK
 
 
@@ -36,6 +41,20 @@ class IntegrationAdmin(admin.ModelAdmin):
         # Adding runs the connector's form, test and guards: use the Integrations tab or
         # `manage.py integration_add`.
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # The last warehouse, while dbt Cloud builds on it, is disconnected from the
+        # Integrations tab, whose confirmation says what happens to dbt Cloud.
+        if obj is not None and integration_dependents_stranded(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request, obj: Integration) -> None:
+        integration_delete(integration=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for integration in queryset:
+            integration_delete(integration=integration)
 
     @admin.display(description="Settings")
     def settings(self, obj: Integration):

@@ -40,7 +40,10 @@ class Integration(models.Model):
     class Meta:
         ordering = ["name"]
         permissions = [
-            ("manage_integrations", "Can connect, edit, sync, schedule and disconnect integrations"),
+            (
+                "manage_integrations",
+                "Can connect, edit, sync, schedule and disconnect integrations",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -125,6 +128,26 @@ class SyncRun(models.Model):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+    COUNT_ORDER = ("database", "schema", "table", "column")
+
+    @property
+    def count_rows(self) -> list[tuple[str, int, int, int]]:
+        """(kind, created, updated, removed) for the kinds that changed, in a stable order."""
+        kinds = sorted(
+            self.counts or {},
+            key=lambda k: (
+                k not in self.COUNT_ORDER,
+                self.COUNT_ORDER.index(k) if k in self.COUNT_ORDER else 0,
+                k,
+            ),
+        )
+        rows = []
+        for kind in kinds:
+            c = self.counts[kind]
+            if c.get("created") or c.get("updated") or c.get("removed"):
+                rows.append((kind, c.get("created", 0), c.get("updated", 0), c.get("removed", 0)))
+        return rows
 
     @property
     def progress_percent(self) -> int:

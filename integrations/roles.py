@@ -8,6 +8,38 @@ ADMINS = "Admins"
 ANALYSTS = "Analysts"
 MANAGE_PERMISSION = "integrations.manage_integrations"
 
+_CATALOG = [
+    ("catalog", f"{verb}_{model}")
+    for verb in ("view", "change")
+    for model in ("database", "schema", "table", "column")
+]
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    ADMINS: [
+        ("integrations", "manage_integrations"),
+        ("integrations", "view_integration"),
+        ("integrations", "change_integration"),
+        ("integrations", "delete_integration"),
+        ("integrations", "view_syncrun"),
+        *_CATALOG,
+    ],
+    ANALYSTS: [
+        ("integrations", "view_integration"),
+        ("integrations", "view_syncrun"),
+        *_CATALOG,
+    ],
+}
+
+
+def roles_install(group_model, permission_model) -> None:
+    """Create both groups with their permissions; safe to run again. Takes the models so
+    that the data migration can pass its historical ones."""
+    for role, wanted in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        for app_label, codename in wanted:
+            group.permissions.add(
+                permission_model.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+
 
 def can_manage_integrations(user) -> bool:
     return bool(user and user.is_active and user.has_perm(MANAGE_PERMISSION))

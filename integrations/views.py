@@ -54,7 +54,7 @@ def gallery_view(request: HttpRequest) -> HttpResponse:
         "any_match": any(group.matches for group in groups),
         "query": query,
         "can_manage": can_manage_integrations(request.user),
-        "warehouse_anchor": f"#category-{WAREHOUSE}",
+        "warehouse_anchor": reverse("integrations:gallery") + f"#category-{WAREHOUSE}",
     })
 
 
@@ -104,12 +104,16 @@ def connect_view(request: HttpRequest, key: str) -> HttpResponse:
 def detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(Integration, pk=pk)
     can_manage = can_manage_integrations(request.user)
+    runs = integration_runs(integration)
+    active_run = integration_active_run(integration)
     return render(request, "integrations/detail.html", {
         "integration": integration,
         "connector": integration.connector_obj,
         "settings": _settings_rows(integration) if can_manage else [],
-        "runs": integration_runs(integration),
-        "active_run": integration_active_run(integration),
+        "runs": runs,
+        "active_run": active_run,
+        # The bar shows the running sync, or else how the last one ended.
+        "current_run": active_run or (runs[0] if runs else None),
         "counts": integration_catalog_counts(integration),
         "next_sync": next_sync_at(integration),
         "schedule_form": ScheduleForm.for_integration(integration),

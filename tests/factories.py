@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 
 from integrations.models import Integration
-from integrations.roles import ADMINS, ANALYSTS
+from integrations.roles import ADMINS, ANALYSTS, roles_install
 
 
 def user_in(role: str, username: str | None = None) -> User:
+    # A transactional test flushes the groups the data migration made.
+    roles_install(Group, Permission)
     user = User.objects.create_user(username or role.lower(), password="pw-for-tests-1")
     user.groups.add(Group.objects.get(name=role))
     return user

@@ -3,27 +3,7 @@
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-ADMINS = "Admins"
-ANALYSTS = "Analysts"
-
-ROLE_PERMISSIONS = {
-    ADMINS: [
-        ("integrations", "manage_integrations"),
-        ("integrations", "view_integration"),
-        ("integrations", "change_integration"),
-        ("integrations", "delete_integration"),
-        ("integrations", "view_syncrun"),
-        *[("catalog", f"{verb}_{model}") for verb in ("view", "change")
-          for model in ("database", "schema", "table", "column")],
-    ],
-    ANALYSTS: [
-        ("integrations", "view_integration"),
-        ("integrations", "view_syncrun"),
-        *[("catalog", f"{verb}_{model}") for verb in ("view", "change")
-          for model in ("database", "schema", "table", "column")],
-    ],
-}
-
+from integrations.roles import ROLE_PERMISSIONS, roles_install
 
 def create_roles(apps, schema_editor):
     # Permissions are normally created after all migrations; the groups need them now.
@@ -31,14 +11,7 @@ def create_roles(apps, schema_editor):
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, wanted in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        for app_label, codename in wanted:
-            group.permissions.add(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
+    roles_install(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
 def remove_roles(apps, schema_editor):

@@ -1,7 +1,7 @@
 // Polls the running sync's status and moves the progress bar; reloads once it ends.
 (function () {
   const box = document.getElementById("sync-progress");
-  if (!box) return;
+  if (!box || !["queued", "running"].includes(box.dataset.status)) return;
   const bar = box.querySelector(".progress > span");
   const meter = box.querySelector(".progress");
   const status = box.querySelector(".progress-status");

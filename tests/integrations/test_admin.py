@@ -57,3 +57,25 @@ def test_admin_cannot_add_integrations_around_the_service_guards(admin_client):
 def test_catalog_admin_pages_render(admin_client):
     for name in ("database", "schema", "table", "column"):
         assert admin_client.get(reverse(f"admin:catalog_{name}_changelist")).status_code == 200
+
+
+def test_admin_cannot_delete_the_last_warehouse_while_dbt_cloud_builds_on_it(admin_client, integration):
+    from tests.factories import dbt_integration
+
+    dbt_integration()
+    url = reverse("admin:integrations_integration_delete", args=[integration.pk])
+    assert admin_client.get(url).status_code == 403
+    assert Integration.objects.filter(pk=integration.pk).exists()
+
+
+def test_admin_delete_goes_through_the_service_and_clears_the_schedule(admin_client, integration):
+    from django_celery_beat.models import PeriodicTask
+
+    from integrations.services.schedule import integration_schedule_set
+
+    integration_schedule_set(integration=integration, cron="0 * * * *")
+    url = reverse("admin:integrations_integration_delete", args=[integration.pk])
+    response = admin_client.post(url, {"post": "yes"})
+    assert response.status_code == 302
+    assert not Integration.objects.exists()
+    assert not PeriodicTask.objects.filter(name__startswith="integration-").exists()

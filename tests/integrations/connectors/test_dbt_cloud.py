@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from integrations.connectors.base import ConnectorError
 from integrations.connectors import dbt_cloud as dbt_cloud_connector
+from integrations.connectors.base import ConnectorError
 from integrations.connectors.dbt_cloud import DbtCloudForm
 from integrations.models import Integration
 from integrations.services import IntegrationRequirementMissing, integration_create
