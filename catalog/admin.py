@@ -29,8 +29,15 @@ class ColumnInline(admin.TabularInline):
     model = Column
     fk_name = "table"
     fields = (
-        "ordinal", "name", "data_type", "nullable", "is_primary_key", "foreign_key",
-        "description", "description_source", "removed",
+        "ordinal",
+        "name",
+        "data_type",
+        "nullable",
+        "is_primary_key",
+        "foreign_key",
+        "description",
+        "description_source",
+        "removed",
     )
     readonly_fields = ("ordinal", "name", "data_type", "nullable", "is_primary_key", "removed")
     raw_id_fields = ("foreign_key",)
@@ -45,7 +52,13 @@ class ColumnInline(admin.TabularInline):
 @admin.register(Table)
 class TableAdmin(admin.ModelAdmin):
     list_display = (
-        "name", "schema", "kind", "integration", "row_estimate", "description_source", "removed",
+        "name",
+        "schema",
+        "kind",
+        "integration",
+        "row_estimate",
+        "description_source",
+        "removed",
         "updated_at",
     )
     list_filter = ("integration", "kind", "removed", "description_source")
@@ -59,7 +72,13 @@ class TableAdmin(admin.ModelAdmin):
 @admin.register(Column)
 class ColumnAdmin(admin.ModelAdmin):
     list_display = (
-        "name", "table", "data_type", "nullable", "is_primary_key", "foreign_key", "removed",
+        "name",
+        "table",
+        "data_type",
+        "nullable",
+        "is_primary_key",
+        "foreign_key",
+        "removed",
     )
     list_filter = ("integration", "is_primary_key", "nullable", "removed")
     search_fields = ("name", "description", "table__name", "data_type")

@@ -93,9 +93,7 @@ class Table(CatalogObject):
 
     class Meta:
         ordering = ["name"]
-        constraints = [
-            models.UniqueConstraint(fields=["schema", "name"], name="table_natural_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["schema", "name"], name="table_natural_key")]
         indexes = [models.Index(fields=["integration", "removed"])]
 
     def __str__(self) -> str:
@@ -117,9 +115,7 @@ class Column(CatalogObject):
 
     class Meta:
         ordering = ["table", "ordinal", "name"]
-        constraints = [
-            models.UniqueConstraint(fields=["table", "name"], name="column_natural_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["table", "name"], name="column_natural_key")]
         indexes = [models.Index(fields=["integration", "removed"])]
 
     def __str__(self) -> str:

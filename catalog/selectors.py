@@ -14,12 +14,26 @@ from .models import Column, Database, Schema, Table
 EXPORT_VERSION = 1
 
 COMMON_FIELDS = (
-    "id", "name", "description", "description_source", "tags", "owners", "warehouse_owner",
-    "removed", "first_seen_run_id", "last_changed_run_id",
+    "id",
+    "name",
+    "description",
+    "description_source",
+    "tags",
+    "owners",
+    "warehouse_owner",
+    "removed",
+    "first_seen_run_id",
+    "last_changed_run_id",
 )
 TABLE_FIELDS = (*COMMON_FIELDS, "schema_id", "kind", "row_estimate", "last_altered", "definition")
 COLUMN_FIELDS = (
-    *COMMON_FIELDS, "table_id", "data_type", "ordinal", "nullable", "default", "is_primary_key",
+    *COMMON_FIELDS,
+    "table_id",
+    "data_type",
+    "ordinal",
+    "nullable",
+    "default",
+    "is_primary_key",
     "foreign_key_id",
 )
 
@@ -50,10 +64,18 @@ def catalog_export_data(*, integration: Integration | None = None) -> dict[str, 
 
     columns_by_table = defaultdict(list)
     column_paths: dict[int, str] = {}
-    column_rows = list(Column.objects.filter(**scope).values(*COLUMN_FIELDS).order_by("table_id", "ordinal", "name"))
+    column_rows = list(
+        Column.objects.filter(**scope)
+        .values(*COLUMN_FIELDS)
+        .order_by("table_id", "ordinal", "name")
+    )
     table_rows = list(Table.objects.filter(**scope).values(*TABLE_FIELDS).order_by("name"))
-    schema_rows = list(Schema.objects.filter(**scope).values(*COMMON_FIELDS, "database_id").order_by("name"))
-    database_rows = list(Database.objects.filter(**scope).values(*COMMON_FIELDS, "integration_id").order_by("name"))
+    schema_rows = list(
+        Schema.objects.filter(**scope).values(*COMMON_FIELDS, "database_id").order_by("name")
+    )
+    database_rows = list(
+        Database.objects.filter(**scope).values(*COMMON_FIELDS, "integration_id").order_by("name")
+    )
 
     db_names = {d["id"]: d["name"] for d in database_rows}
     schema_paths = {s["id"]: f"{db_names[s['database_id']]}.{s['name']}" for s in schema_rows}
@@ -91,7 +113,9 @@ def catalog_export_data(*, integration: Integration | None = None) -> dict[str, 
         schemas_by_db[s["database_id"]].append({**_common(s), "tables": tables_by_schema[s["id"]]})
     dbs_by_integration = defaultdict(list)
     for d in database_rows:
-        dbs_by_integration[d["integration_id"]].append({**_common(d), "schemas": schemas_by_db[d["id"]]})
+        dbs_by_integration[d["integration_id"]].append(
+            {**_common(d), "schemas": schemas_by_db[d["id"]]}
+        )
 
     return {
         "version": EXPORT_VERSION,
@@ -127,6 +151,4 @@ def table_detail(*, pk: int) -> Table:
 
 
 def table_columns(*, table: Table) -> list[Column]:
-    return list(
-        table.columns.select_related("foreign_key__table").order_by("ordinal", "name")
-    )
+    return list(table.columns.select_related("foreign_key__table").order_by("ordinal", "name"))

@@ -194,14 +194,17 @@ class _Applier:
             row = existing.get(key)
             if row is None:
                 to_create.append(
-                    (key, model(
-                        integration=self.integration,
-                        name=key[-1],
-                        first_seen_run=self.run,
-                        last_changed_run=self.run,
-                        **parent(key),
-                        **_desired(record, fields, source=DescriptionSource.NONE),
-                    ))
+                    (
+                        key,
+                        model(
+                            integration=self.integration,
+                            name=key[-1],
+                            first_seen_run=self.run,
+                            last_changed_run=self.run,
+                            **parent(key),
+                            **_desired(record, fields, source=DescriptionSource.NONE),
+                        ),
+                    )
                 )
                 continue
             desired = _desired(record, fields, source=row["description_source"])

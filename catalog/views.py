@@ -19,4 +19,6 @@ def table_view(request: HttpRequest, pk: int) -> HttpResponse:
         table = table_detail(pk=pk)
     except Table.DoesNotExist:
         raise Http404("No such table") from None
-    return render(request, "catalog/table.html", {"table": table, "columns": table_columns(table=table)})
+    return render(
+        request, "catalog/table.html", {"table": table, "columns": table_columns(table=table)}
+    )

@@ -15,8 +15,16 @@ from .services.secrets import MASK
 
 class SyncRunInline(admin.TabularInline):
     model = SyncRun
-    fields = ("id", "status", "trigger", "started_at", "finished_at", "progress_done",
-              "progress_total", "error")
+    fields = (
+        "id",
+        "status",
+        "trigger",
+        "started_at",
+        "finished_at",
+        "progress_done",
+        "progress_total",
+        "error",
+    )
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -30,10 +38,17 @@ class IntegrationAdmin(admin.ModelAdmin):
     list_display = ("name", "connector", "status", "last_synced_at", "created_at")
     list_filter = ("connector", "status")
     search_fields = ("name",)
-    fields = ("name", "connector", "settings", "status", "last_synced_at", "last_sync",
-              "created_by", "created_at")
-    readonly_fields = ("connector", "settings", "status", "last_synced_at", "last_sync",
-                       "created_by", "created_at")
+    fields = (
+        "name",
+        "connector",
+        "settings",
+        "status",
+        "last_synced_at",
+        "last_sync",
+        "created_by",
+        "created_at",
+    )
+    readonly_fields = fields[1:]  # only the name is edited here
     inlines = [SyncRunInline]
     actions = ["sync_now"]
 
@@ -76,8 +91,15 @@ class IntegrationAdmin(admin.ModelAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin):
-    list_display = ("id", "integration", "status", "trigger", "started_at", "finished_at",
-                    "attempts")
+    list_display = (
+        "id",
+        "integration",
+        "status",
+        "trigger",
+        "started_at",
+        "finished_at",
+        "attempts",
+    )
     list_filter = ("status", "trigger", "integration")
     list_select_related = ("integration",)
 

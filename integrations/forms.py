@@ -75,12 +75,20 @@ def connect_form_class(connector: Connector) -> type[forms.Form]:
 class ScheduleForm(forms.Form):
     OFF, HOURLY, DAILY, CRON = "off", "hourly", "daily", "cron"
     frequency = forms.ChoiceField(
-        choices=[(OFF, "No schedule"), (HOURLY, "Every hour"), (DAILY, "Every day at"),
-                 (CRON, "Cron expression")],
+        choices=[
+            (OFF, "No schedule"),
+            (HOURLY, "Every hour"),
+            (DAILY, "Every day at"),
+            (CRON, "Cron expression"),
+        ],
         widget=forms.RadioSelect,
     )
-    time = forms.TimeField(required=False, initial="06:00", widget=forms.TimeInput(attrs={"type": "time"}))
-    cron = forms.CharField(required=False, max_length=100, help_text="minute hour day month weekday")
+    time = forms.TimeField(
+        required=False, initial="06:00", widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    cron = forms.CharField(
+        required=False, max_length=100, help_text="minute hour day month weekday"
+    )
 
     @classmethod
     def for_integration(cls, integration: Integration, data=None) -> ScheduleForm:

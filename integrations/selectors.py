@@ -46,8 +46,14 @@ def _search_text(entry: RegistryEntry) -> str:
     c = entry.connector
     if c is None:
         return entry.key.replace("_", " ")
-    parts = [c.label, c.key, c.key.replace("_", " "), *c.aliases, c.category,
-             CATEGORY_LABELS.get(c.category, "")]
+    parts = [
+        c.label,
+        c.key,
+        c.key.replace("_", " "),
+        *c.aliases,
+        c.category,
+        CATEGORY_LABELS.get(c.category, ""),
+    ]
     return " ".join(parts).lower()
 
 
@@ -93,7 +99,9 @@ def gallery(*, query: str = "") -> list[GalleryGroup]:
     order = list(CATEGORY_LABELS)
     return [
         GalleryGroup(category=cat, label=CATEGORY_LABELS.get(cat, cat.title()), cards=cards)
-        for cat, cards in sorted(groups.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99))
+        for cat, cards in sorted(
+            groups.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99
+        )
     ]
 
 

@@ -40,22 +40,30 @@ def integration_list_view(request: HttpRequest) -> HttpResponse:
     integrations = integration_list()
     for integration in integrations:
         integration.next_sync = next_sync_at(integration)
-    return render(request, "integrations/list.html", {
-        "integrations": integrations,
-        "can_manage": can_manage_integrations(request.user),
-    })
+    return render(
+        request,
+        "integrations/list.html",
+        {
+            "integrations": integrations,
+            "can_manage": can_manage_integrations(request.user),
+        },
+    )
 
 
 def gallery_view(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     groups = gallery(query=query)
-    return render(request, "integrations/gallery.html", {
-        "groups": groups,
-        "any_match": any(group.matches for group in groups),
-        "query": query,
-        "can_manage": can_manage_integrations(request.user),
-        "warehouse_anchor": reverse("integrations:gallery") + f"#category-{WAREHOUSE}",
-    })
+    return render(
+        request,
+        "integrations/gallery.html",
+        {
+            "groups": groups,
+            "any_match": any(group.matches for group in groups),
+            "query": query,
+            "can_manage": can_manage_integrations(request.user),
+            "warehouse_anchor": reverse("integrations:gallery") + f"#category-{WAREHOUSE}",
+        },
+    )
 
 
 def _connector_or_404(key: str):
@@ -80,25 +88,38 @@ def connect_view(request: HttpRequest, key: str) -> HttpResponse:
             {"connector": connector, "missing": [CATEGORY_LABELS[m] for m in missing]},
             status=403 if request.method == "POST" else 200,
         )
-    form_class = connect_form_class(connector)
-    form = form_class(data=request.POST if request.method == "POST" else None)
+    form = connect_form_class(connector)(data=request.POST if request.method == "POST" else None)
+
+    def save():
+        integration = integration_create(
+            connector_key=connector.key,
+            name=form.cleaned_data["name"],
+            config=form.config(),
+            user=request.user,
+        )
+        messages.success(request, f"Connected {integration.name}. Run its first sync now.")
+        return redirect("integrations:detail", pk=integration.pk)
+
+    return _connect_form_page(request, connector, form, save, {"editing": False})
+
+
+def _connect_form_page(request, connector, form, save, context: dict) -> HttpResponse:
+    """The connect and edit forms: *Test connection* tests without saving; saving tests
+    too (in the service) and the service's refusals land beside the fields."""
     test_result = None
     if request.method == "POST" and form.is_valid():
         try:
             if "_test" in request.POST:
                 test_result = integration_test_connection(connector=connector, config=form.config())
             else:
-                integration = integration_create(
-                    connector_key=connector.key, name=form.cleaned_data["name"],
-                    config=form.config(), user=request.user,
-                )
-                messages.success(request, f"Connected {integration.name}. Run its first sync now.")
-                return redirect("integrations:detail", pk=integration.pk)
+                return save()
         except ValidationError as exc:
             form.add_service_error(exc)
-    return render(request, "integrations/connect.html", {
-        "connector": connector, "form": form, "test_result": test_result, "editing": False,
-    })
+    return render(
+        request,
+        "integrations/connect.html",
+        {"connector": connector, "form": form, "test_result": test_result, **context},
+    )
 
 
 def detail_view(request: HttpRequest, pk: int) -> HttpResponse:
@@ -106,19 +127,23 @@ def detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     can_manage = can_manage_integrations(request.user)
     runs = integration_runs(integration)
     active_run = integration_active_run(integration)
-    return render(request, "integrations/detail.html", {
-        "integration": integration,
-        "connector": integration.connector_obj,
-        "settings": _settings_rows(integration) if can_manage else [],
-        "runs": runs,
-        "active_run": active_run,
-        # The bar shows the running sync, or else how the last one ended.
-        "current_run": active_run or (runs[0] if runs else None),
-        "counts": integration_catalog_counts(integration),
-        "next_sync": next_sync_at(integration),
-        "schedule_form": ScheduleForm.for_integration(integration),
-        "can_manage": can_manage,
-    })
+    return render(
+        request,
+        "integrations/detail.html",
+        {
+            "integration": integration,
+            "connector": integration.connector_obj,
+            "settings": _settings_rows(integration) if can_manage else [],
+            "runs": runs,
+            "active_run": active_run,
+            # The bar shows the running sync, or else how the last one ended.
+            "current_run": active_run or (runs[0] if runs else None),
+            "counts": integration_catalog_counts(integration),
+            "next_sync": next_sync_at(integration),
+            "schedule_form": ScheduleForm.for_integration(integration),
+            "can_manage": can_manage,
+        },
+    )
 
 
 def _settings_rows(integration: Integration) -> list[tuple[str, str]]:
@@ -145,23 +170,17 @@ def edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = connect_form_class(connector)(
         data=request.POST if request.method == "POST" else None, instance=integration
     )
-    test_result = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            if "_test" in request.POST:
-                test_result = integration_test_connection(connector=connector, config=form.config())
-            else:
-                integration_update(
-                    integration=integration, name=form.cleaned_data["name"], config=form.config()
-                )
-                messages.success(request, "Settings saved.")
-                return redirect("integrations:detail", pk=integration.pk)
-        except ValidationError as exc:
-            form.add_service_error(exc)
-    return render(request, "integrations/connect.html", {
-        "connector": connector, "form": form, "test_result": test_result, "editing": True,
-        "integration": integration,
-    })
+
+    def save():
+        integration_update(
+            integration=integration, name=form.cleaned_data["name"], config=form.config()
+        )
+        messages.success(request, "Settings saved.")
+        return redirect("integrations:detail", pk=integration.pk)
+
+    return _connect_form_page(
+        request, connector, form, save, {"editing": True, "integration": integration}
+    )
 
 
 @require_POST
@@ -183,7 +202,9 @@ def schedule_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = ScheduleForm(data=request.POST)
     if form.is_valid():
         integration_schedule_set(integration=integration, cron=form.cron_expression())
-        messages.success(request, "Schedule saved." if integration.schedule else "Schedule removed.")
+        messages.success(
+            request, "Schedule saved." if integration.schedule else "Schedule removed."
+        )
         return redirect("integrations:detail", pk=pk)
     for errors in form.errors.values():
         for error in errors:
@@ -207,24 +228,30 @@ def disconnect_view(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Disconnected {', '.join(removed)}.")
             return redirect("integrations:list")
-    return render(request, "integrations/disconnect.html", {
-        "integration": integration,
-        "dependents": dependents,
-        "counts": integration_catalog_counts(integration),
-        "run_count": integration.runs.count(),
-        "form": form,
-    })
+    return render(
+        request,
+        "integrations/disconnect.html",
+        {
+            "integration": integration,
+            "dependents": dependents,
+            "counts": integration_catalog_counts(integration),
+            "run_count": integration.runs.count(),
+            "form": form,
+        },
+    )
 
 
 def run_status_view(request: HttpRequest, pk: int, run_id: int) -> JsonResponse:
     run = get_object_or_404(SyncRun, pk=run_id, integration_id=pk)
-    return JsonResponse({
-        "id": run.pk,
-        "status": run.status,
-        "status_label": run.get_status_display(),
-        "progress_done": run.progress_done,
-        "progress_total": run.progress_total,
-        "percent": run.progress_percent,
-        "finished": not run.is_active,
-        "error": run.error,
-    })
+    return JsonResponse(
+        {
+            "id": run.pk,
+            "status": run.status,
+            "status_label": run.get_status_display(),
+            "progress_done": run.progress_done,
+            "progress_total": run.progress_total,
+            "percent": run.progress_percent,
+            "finished": not run.is_active,
+            "error": run.error,
+        }
+    )

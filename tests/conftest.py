@@ -13,7 +13,9 @@ from django.conf import settings
 from tests.support.postgres import PrivateCluster, shared_server
 from tests.support.worker import WorkerProcess
 
-OUTPUT_DIR = Path(os.environ.get("TEST_OUTPUT_DIR", Path(__file__).resolve().parent.parent / "test-output"))
+OUTPUT_DIR = Path(
+    os.environ.get("TEST_OUTPUT_DIR", Path(__file__).resolve().parent.parent / "test-output")
+)
 
 
 def pytest_configure(config) -> None:
@@ -60,7 +62,9 @@ def _require_real_services() -> None:
             "(the README's test command does)."
         )
     if not settings.CELERY_BROKER_URL.startswith("redis://"):
-        pytest.fail("The worker tests need CELERY_BROKER_URL=redis://... (the README's test command sets it).")
+        pytest.fail(
+            "The worker tests need CELERY_BROKER_URL=redis://... (the README's test command sets it)."
+        )
     redis.Redis.from_url(settings.CELERY_BROKER_URL).ping()
 
 

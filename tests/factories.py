@@ -32,5 +32,10 @@ def dbt_integration(name: str = "dbt", **config) -> Integration:
     return Integration.objects.create(
         connector="dbt_cloud",
         name=name,
-        config={"account_id": 1, "access_url": "https://cloud.getdbt.com", "token": "dbtc_secret", **config},
+        config={
+            "account_id": 1,
+            "access_url": "https://cloud.getdbt.com",
+            "token": "dbtc_secret",
+            **config,
+        },
     )

@@ -106,8 +106,6 @@ def extract(config: dict[str, Any], *, reporter: Reporter, warehouse=None):
     yield  # pragma: no cover - makes this a generator like every extract
 
 
-
-
 CONNECTOR = Connector(
     key="dbt_cloud",
     label="dbt Cloud",

@@ -71,7 +71,9 @@ class DbtCloudClient:
         headers = {"Accept": "application/json"} if accept_json else {"Accept": "*/*"}
         for attempt in range(1, self.max_attempts + 1):
             try:
-                response = self.session.get(url, params=params, headers=headers, timeout=self.timeout)
+                response = self.session.get(
+                    url, params=params, headers=headers, timeout=self.timeout
+                )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt == self.max_attempts:
                     raise TransientConnectorError(

@@ -126,7 +126,9 @@ def connect(config: dict[str, Any]):
             f"The user '{config.get('user')}' lacks a privilege the catalog needs: {exc}"
         ) from None
     except psycopg.OperationalError as exc:
-        raise TransientConnectorError(f"The connection was lost while reading the catalog: {exc}") from None
+        raise TransientConnectorError(
+            f"The connection was lost while reading the catalog: {exc}"
+        ) from None
     except psycopg.Error as exc:
         raise ConnectorError(f"Reading the catalog failed: {exc}") from None
     finally:

@@ -134,7 +134,9 @@ def integration_dependents_stranded(integration: Integration) -> list[Integratio
     connector = integration.connector_obj
     entries = [e for e in all_entries() if e.connector]
     providers = [e.key for e in entries if e.connector.category == connector.category]
-    others_remain = Integration.objects.filter(connector__in=providers).exclude(pk=integration.pk).exists()
+    others_remain = (
+        Integration.objects.filter(connector__in=providers).exclude(pk=integration.pk).exists()
+    )
     if others_remain:
         return []
     needing = [e.key for e in entries if connector.category in e.connector.requires]
@@ -142,7 +144,9 @@ def integration_dependents_stranded(integration: Integration) -> list[Integratio
 
 
 @transaction.atomic
-def integration_delete(*, integration: Integration, disconnect_dependents: bool = False) -> list[str]:
+def integration_delete(
+    *, integration: Integration, disconnect_dependents: bool = False
+) -> list[str]:
     """Disconnect an integration: its catalog objects and sync history go with it.
 
     When it is the last warehouse, dbt Cloud integrations (whose metadata lives on its

@@ -32,14 +32,18 @@ def parse_cron(expression: str) -> list[str]:
         )
     minute, hour, day, month, weekday = fields
     try:
-        crontab(minute=minute, hour=hour, day_of_month=day, month_of_year=month, day_of_week=weekday)
+        crontab(
+            minute=minute, hour=hour, day_of_month=day, month_of_year=month, day_of_week=weekday
+        )
     except (ValueError, TypeError) as exc:
         raise ValidationError(f"That cron expression is not valid: {exc}") from None
     return fields
 
 
 def schedule_task(integration: Integration) -> PeriodicTask | None:
-    return PeriodicTask.objects.filter(name=_task_name(integration)).select_related("crontab").first()
+    return (
+        PeriodicTask.objects.filter(name=_task_name(integration)).select_related("crontab").first()
+    )
 
 
 @transaction.atomic
@@ -52,8 +56,12 @@ def integration_schedule_set(*, integration: Integration, cron: str) -> Integrat
     else:
         minute, hour, day, month, weekday = parse_cron(cron)
         schedule, _ = CrontabSchedule.objects.get_or_create(
-            minute=minute, hour=hour, day_of_month=day, month_of_year=month,
-            day_of_week=weekday, timezone=settings.TIME_ZONE,
+            minute=minute,
+            hour=hour,
+            day_of_month=day,
+            month_of_year=month,
+            day_of_week=weekday,
+            timezone=settings.TIME_ZONE,
         )
         PeriodicTask.objects.update_or_create(
             name=name,

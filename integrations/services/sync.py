@@ -44,7 +44,9 @@ def sync_start(
 
     try:
         with transaction.atomic():
-            run = SyncRun.objects.create(integration=integration, trigger=trigger, triggered_by=user)
+            run = SyncRun.objects.create(
+                integration=integration, trigger=trigger, triggered_by=user
+            )
     except IntegrityError:
         active = SyncRun.objects.filter(integration=integration, status__in=SyncRun.ACTIVE).first()
         if active is None:
@@ -87,7 +89,10 @@ def _claim(run: SyncRun) -> bool:
     stale = now - timedelta(seconds=settings.SYNC_STALE_AFTER)
     claimed = (
         SyncRun.objects.filter(pk=run.pk)
-        .filter(Q(status=SyncRun.Status.QUEUED) | Q(status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale))
+        .filter(
+            Q(status=SyncRun.Status.QUEUED)
+            | Q(status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale)
+        )
         .update(
             status=SyncRun.Status.RUNNING,
             started_at=Coalesce(F("started_at"), now),
@@ -107,7 +112,9 @@ def sync_execute(*, run: SyncRun) -> SyncOutcome:
     integration = run.integration
     secrets = integration.secret_values()
     reporter = RunReporter(run, secrets)
-    logger.info("sync %s of integration %s started (attempt %s)", run.pk, integration.pk, run.attempts)
+    logger.info(
+        "sync %s of integration %s started (attempt %s)", run.pk, integration.pk, run.attempts
+    )
     try:
         connector = integration.connector_obj
         records = list(connector.extract(integration.config, reporter=reporter))
@@ -129,9 +136,7 @@ def sync_execute(*, run: SyncRun) -> SyncOutcome:
         _fail(run, reporter, scrub(str(exc), secrets))
         return SyncOutcome.FAILED
     except Exception as exc:
-        logger.error(
-            "sync %s crashed: %s", run.pk, scrub(traceback.format_exc(), secrets)
-        )
+        logger.error("sync %s crashed: %s", run.pk, scrub(traceback.format_exc(), secrets))
         _fail(
             run,
             reporter,
@@ -182,9 +187,7 @@ def _start_dependents(integration: Integration) -> None:
     from ..connectors import all_entries
 
     category = integration.connector_obj.category
-    keys = [
-        e.key for e in all_entries() if e.connector and category in e.connector.requires
-    ]
+    keys = [e.key for e in all_entries() if e.connector and category in e.connector.requires]
     for dependent in Integration.objects.filter(connector__in=keys):
         try:
             sync_start(integration=dependent, trigger=SyncRun.Trigger.CHAINED)
@@ -204,7 +207,9 @@ def sync_reap_stale() -> list[int]:
     reaped = []
     for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale):
         if run.attempts >= settings.SYNC_MAX_ATTEMPTS:
-            changed = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale).update(
+            changed = SyncRun.objects.filter(
+                pk=run.pk, status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale
+            ).update(
                 status=SyncRun.Status.FAILED,
                 finished_at=timezone.now(),
                 error=(
@@ -218,7 +223,9 @@ def sync_reap_stale() -> list[int]:
                     status=Integration.Status.FAILING, last_sync=run
                 )
         else:
-            changed = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale).update(
+            changed = SyncRun.objects.filter(
+                pk=run.pk, status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale
+            ).update(
                 status=SyncRun.Status.QUEUED,
                 error="The worker running this sync stopped answering; it was queued again.",
             )

@@ -88,7 +88,9 @@ def test_analyst_browses_the_catalog_sees_no_credentials_and_cannot_connect(
     from integrations.services import integration_create, sync_execute
 
     integration = integration_create(
-        connector_key="postgres", name="jaffle_shop", config={**warehouse_config, "password": "an-Hidden-pw"}
+        connector_key="postgres",
+        name="jaffle_shop",
+        config={**warehouse_config, "password": "an-Hidden-pw"},
     )
     sync_execute(run=SyncRun.objects.create(integration=integration))
     analyst_user()

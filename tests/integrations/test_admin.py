@@ -16,7 +16,9 @@ def integration(warehouse_config):
 
 
 def test_admin_change_page_shows_settings_but_masks_the_password(admin_client, integration):
-    response = admin_client.get(reverse("admin:integrations_integration_change", args=[integration.pk]))
+    response = admin_client.get(
+        reverse("admin:integrations_integration_change", args=[integration.pk])
+    )
     body = response.content.decode()
     assert response.status_code == 200
     assert "admin-never-sees" not in body
@@ -59,7 +61,9 @@ def test_catalog_admin_pages_render(admin_client):
         assert admin_client.get(reverse(f"admin:catalog_{name}_changelist")).status_code == 200
 
 
-def test_admin_cannot_delete_the_last_warehouse_while_dbt_cloud_builds_on_it(admin_client, integration):
+def test_admin_cannot_delete_the_last_warehouse_while_dbt_cloud_builds_on_it(
+    admin_client, integration
+):
     from tests.factories import dbt_integration
 
     dbt_integration()

@@ -27,7 +27,9 @@ def test_integration_add_reads_settings_and_secrets_from_a_file(tmp_path, wareho
 
 def test_integration_add_reads_stdin(monkeypatch, warehouse_config):
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(warehouse_config)))
-    call_command("integration_add", "postgres", "--name", "wh", "--config", "-", stdout=io.StringIO())
+    call_command(
+        "integration_add", "postgres", "--name", "wh", "--config", "-", stdout=io.StringIO()
+    )
     assert Integration.objects.filter(name="wh", connector="postgres").exists()
 
 
@@ -67,7 +69,9 @@ def test_sync_of_an_unknown_integration_says_so():
 
 @pytest.mark.worker
 def test_sync_wait_exits_cleanly_on_success_and_with_the_error_on_failure(worker, warehouse_config):
-    integration = Integration.objects.create(connector="postgres", name="wh", config=warehouse_config)
+    integration = Integration.objects.create(
+        connector="postgres", name="wh", config=warehouse_config
+    )
     out = io.StringIO()
     call_command("sync", str(integration.pk), "--wait", "--timeout", "90", stdout=out)
     assert "succeeded" in out.getvalue()
@@ -79,7 +83,9 @@ def test_sync_wait_exits_cleanly_on_success_and_with_the_error_on_failure(worker
         call_command("sync", "wh", "--wait", "--timeout", "90", stdout=io.StringIO())
 
 
-def test_credentials_rotate_reencrypts_values_written_under_the_previous_key(settings, warehouse_config):
+def test_credentials_rotate_reencrypts_values_written_under_the_previous_key(
+    settings, warehouse_config
+):
     from django_cryptography.utils.crypto import FernetBytes
 
     from integrations.credentials import _derive
@@ -93,7 +99,9 @@ def test_credentials_rotate_reencrypts_values_written_under_the_previous_key(set
     old_key = "the-old-credentials-key"
     raw = FernetBytes(_derive(old_key)).encrypt(pickle.dumps(integration.config))
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE integrations_integration SET config = %s WHERE id = %s", [raw, integration.pk])
+        cursor.execute(
+            "UPDATE integrations_integration SET config = %s WHERE id = %s", [raw, integration.pk]
+        )
 
     settings.CREDENTIALS_KEY_PREVIOUS = []
     with pytest.raises(CommandError, match="add the key they were written with"):

@@ -30,7 +30,9 @@ def secondary_registered():
 def test_integration_create_rejects_a_config_the_form_rejects(warehouse_config):
     with pytest.raises(ValidationError) as caught:
         integration_create(
-            connector_key="postgres", name="x", config={**warehouse_config, "port": "not a port", "host": ""}
+            connector_key="postgres",
+            name="x",
+            config={**warehouse_config, "port": "not a port", "host": ""},
         )
     assert set(caught.value.message_dict) == {"port", "host"}
     assert not Integration.objects.exists()
@@ -39,16 +41,25 @@ def test_integration_create_rejects_a_config_the_form_rejects(warehouse_config):
 def test_integration_create_refuses_credentials_that_fail_the_connection_test(warehouse_config):
     with pytest.raises(ValidationError) as caught:
         integration_create(
-            connector_key="postgres", name="x", config={**warehouse_config, "database": "missing_db"}
+            connector_key="postgres",
+            name="x",
+            config={**warehouse_config, "database": "missing_db"},
         )
-    assert "Connection test failed: Database 'missing_db' does not exist" in caught.value.messages[0]
+    assert (
+        "Connection test failed: Database 'missing_db' does not exist" in caught.value.messages[0]
+    )
     assert not Integration.objects.exists()
 
 
 def test_integration_create_stores_cleaned_config_with_pattern_lists(warehouse_config):
     integration = integration_create(
-        connector_key="postgres", name="wh",
-        config={**warehouse_config, "schema_include": "analytics*, marts", "schema_exclude": ["tmp_*"]},
+        connector_key="postgres",
+        name="wh",
+        config={
+            **warehouse_config,
+            "schema_include": "analytics*, marts",
+            "schema_exclude": ["tmp_*"],
+        },
     )
     integration.refresh_from_db()
     assert integration.config["schema_include"] == ["analytics*", "marts"]
@@ -80,7 +91,8 @@ def test_update_with_a_blank_secret_keeps_the_stored_one(warehouse_config):
         connector_key="postgres", name="wh", config={**warehouse_config, "password": "kept-secret"}
     )
     integration_update(
-        integration=integration, config={**warehouse_config, "password": "", "port": 5432},
+        integration=integration,
+        config={**warehouse_config, "password": "", "port": 5432},
         test_connection=False,
     )
     integration.refresh_from_db()
@@ -98,7 +110,9 @@ def _integration(warehouse_config) -> Integration:
     return Integration.objects.create(connector="postgres", name="wh", config=warehouse_config)
 
 
-def test_a_second_sync_while_one_is_active_is_refused(warehouse_config, django_capture_on_commit_callbacks):
+def test_a_second_sync_while_one_is_active_is_refused(
+    warehouse_config, django_capture_on_commit_callbacks
+):
     integration = _integration(warehouse_config)
     with django_capture_on_commit_callbacks() as callbacks:
         first = sync_start(integration=integration)
@@ -116,7 +130,9 @@ def test_the_database_itself_refuses_two_active_runs(warehouse_config):
         SyncRun.objects.create(integration=integration, status=SyncRun.Status.QUEUED)
 
 
-def test_a_finished_run_does_not_block_the_next(warehouse_config, django_capture_on_commit_callbacks):
+def test_a_finished_run_does_not_block_the_next(
+    warehouse_config, django_capture_on_commit_callbacks
+):
     integration = _integration(warehouse_config)
     SyncRun.objects.create(integration=integration, status=SyncRun.Status.FAILED)
     with django_capture_on_commit_callbacks():
@@ -130,7 +146,9 @@ def test_claim_takes_a_queued_run_once(warehouse_config):
     assert not _claim(SyncRun.objects.get(pk=run.pk))
 
 
-def test_claim_takes_over_a_running_run_only_once_its_heartbeat_is_stale(warehouse_config, settings):
+def test_claim_takes_over_a_running_run_only_once_its_heartbeat_is_stale(
+    warehouse_config, settings
+):
     settings.SYNC_STALE_AFTER = 60
     run = SyncRun.objects.create(integration=_integration(warehouse_config))
     assert _claim(run)
@@ -165,7 +183,9 @@ def test_a_failed_warehouse_sync_starts_nothing(secondary_registered, warehouse_
     warehouse = integration_create(connector_key="postgres", name="wh", config=warehouse_config)
     integration_create(connector_key="secondary", name="tool", config={"token": "t"})
     integration_update(
-        integration=warehouse, config={**warehouse_config, "database": "gone"}, test_connection=False
+        integration=warehouse,
+        config={**warehouse_config, "database": "gone"},
+        test_connection=False,
     )
     run = SyncRun.objects.create(integration=warehouse)
     assert sync_execute(run=run) is SyncOutcome.FAILED

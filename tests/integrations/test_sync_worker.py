@@ -44,7 +44,9 @@ def server_columns(pg_server, dbname: str) -> set[tuple]:
 def catalog_columns(integration) -> set[tuple]:
     return {
         (c.table.schema.name, c.table.name, c.name, c.data_type, c.nullable, c.ordinal)
-        for c in Column.objects.filter(integration=integration, removed=False).select_related("table__schema")
+        for c in Column.objects.filter(integration=integration, removed=False).select_related(
+            "table__schema"
+        )
     }
 
 
@@ -63,13 +65,18 @@ def test_worker_sync_catalogs_every_schema_table_and_column_the_server_reports(
     assert run.progress_total == 10 and run.progress_done == 10
     assert set(Database.objects.values_list("name", flat=True)) == {warehouse}
     assert set(Schema.objects.values_list("name", flat=True)) == {
-        "analytics", "analytics_marts", "analytics_snapshots", "public",
+        "analytics",
+        "analytics_marts",
+        "analytics_snapshots",
+        "public",
     }
     with pg_server.connect(warehouse) as conn:
-        relations = set(conn.execute(
-            "SELECT table_schema, table_name, table_type FROM information_schema.tables "
-            "WHERE table_schema LIKE 'analytics%'"
-        ).fetchall())
+        relations = set(
+            conn.execute(
+                "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+                "WHERE table_schema LIKE 'analytics%'"
+            ).fetchall()
+        )
     kinds = {"BASE TABLE": "table", "VIEW": "view"}
     assert {(t.schema.name, t.name, t.kind) for t in Table.objects.select_related("schema")} == {
         (schema, name, kinds[kind]) for schema, name, kind in relations
@@ -81,7 +88,9 @@ def test_worker_sync_catalogs_every_schema_table_and_column_the_server_reports(
     assert run.counts["column"] == {"created": 50, "updated": 0, "removed": 0}
 
     dim_dates = Table.objects.get(name="dim_dates")
-    assert list(dim_dates.columns.filter(is_primary_key=True).values_list("name", flat=True)) == ["date_day"]
+    assert list(dim_dates.columns.filter(is_primary_key=True).values_list("name", flat=True)) == [
+        "date_day"
+    ]
 
     with pg_server.connect(warehouse) as conn:
         comments = conn.execute(
@@ -116,7 +125,9 @@ def test_second_sync_of_an_unchanged_warehouse_changes_nothing(integration):
     first = run_sync(integration)
     assert first.status == SyncRun.Status.SUCCEEDED, first.error
     before = {
-        model: list(model.objects.order_by("pk").values_list("pk", "updated_at", "last_changed_run_id"))
+        model: list(
+            model.objects.order_by("pk").values_list("pk", "updated_at", "last_changed_run_id")
+        )
         for model in (Database, Schema, Table, Column)
     }
 
@@ -125,7 +136,9 @@ def test_second_sync_of_an_unchanged_warehouse_changes_nothing(integration):
     assert second.status == SyncRun.Status.SUCCEEDED, second.error
     assert all(c == {"created": 0, "updated": 0, "removed": 0} for c in second.counts.values())
     after = {
-        model: list(model.objects.order_by("pk").values_list("pk", "updated_at", "last_changed_run_id"))
+        model: list(
+            model.objects.order_by("pk").values_list("pk", "updated_at", "last_changed_run_id")
+        )
         for model in (Database, Schema, Table, Column)
     }
     assert after == before
@@ -161,7 +174,9 @@ def test_dropped_table_is_marked_removed_keeping_user_text_and_renamed_column_sh
     assert renamed.ordinal == old_column.ordinal
     assert run.counts["table"] == {"created": 0, "updated": 0, "removed": 1}
     assert run.counts["column"] == {
-        "created": 1, "updated": 0, "removed": snapshot_columns + 1,
+        "created": 1,
+        "updated": 0,
+        "removed": snapshot_columns + 1,
     }
 
 
@@ -245,10 +260,14 @@ def test_wrong_password_fails_with_a_clear_message_and_leaks_it_nowhere(
 def test_stored_credentials_are_encrypted_in_the_database(worker, warehouse_config):
     secret = "s3cret-" + "x" * 20
     integration = integration_create(
-        connector_key="postgres", name="enc", config={**warehouse_config, "password": secret},
+        connector_key="postgres",
+        name="enc",
+        config={**warehouse_config, "password": secret},
     )
     with connection.cursor() as cursor:
-        cursor.execute("SELECT config FROM integrations_integration WHERE id = %s", [integration.pk])
+        cursor.execute(
+            "SELECT config FROM integrations_integration WHERE id = %s", [integration.pk]
+        )
         raw = bytes(cursor.fetchone()[0])
     assert secret.encode() not in raw
     assert warehouse_config["database"].encode() not in raw

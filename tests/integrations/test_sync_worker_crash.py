@@ -32,13 +32,17 @@ def crash_worker(transactional_db, celery_worker_process):
 def test_sync_whose_worker_is_killed_mid_apply_is_requeued_and_finishes(
     crash_worker, warehouse_config
 ):
-    integration = integration_create(connector_key="postgres", name="crashy", config=warehouse_config)
+    integration = integration_create(
+        connector_key="postgres", name="crashy", config=warehouse_config
+    )
     # Hold the catalog so that the worker stops inside the apply, after claiming the run.
     blocker = psycopg.connect(_database_url())
     blocker.execute("LOCK TABLE catalog_database IN ACCESS EXCLUSIVE MODE")
     try:
         run = sync_start(integration=integration)
-        wait_until(lambda: _waiting_on_lock(blocker), timeout=60, what="the worker to block in the apply")
+        wait_until(
+            lambda: _waiting_on_lock(blocker), timeout=60, what="the worker to block in the apply"
+        )
         run.refresh_from_db()
         assert run.status == SyncRun.Status.RUNNING and run.attempts == 1
 
@@ -58,7 +62,9 @@ def test_sync_whose_worker_is_killed_mid_apply_is_requeued_and_finishes(
         blocker.rollback()
         blocker.close()
 
-    wait_until(lambda: _status(run) == SyncRun.Status.SUCCEEDED, timeout=60, what="the sync to finish")
+    wait_until(
+        lambda: _status(run) == SyncRun.Status.SUCCEEDED, timeout=60, what="the sync to finish"
+    )
     run.refresh_from_db()
     assert run.attempts == 2
     assert run.error == ""
@@ -68,8 +74,9 @@ def test_sync_whose_worker_is_killed_mid_apply_is_requeued_and_finishes(
 
 def test_reaper_fails_a_run_whose_worker_died_too_often(transactional_db, warehouse_config):
     integration = integration_create(connector_key="postgres", name="dead", config=warehouse_config)
-    run = SyncRun.objects.create(integration=integration, status=SyncRun.Status.RUNNING,
-                                 attempts=settings.SYNC_MAX_ATTEMPTS)
+    run = SyncRun.objects.create(
+        integration=integration, status=SyncRun.Status.RUNNING, attempts=settings.SYNC_MAX_ATTEMPTS
+    )
     SyncRun.objects.filter(pk=run.pk).update(heartbeat_at="2000-01-01T00:00:00Z")
 
     assert sync_reap_stale() == [run.pk]

@@ -43,8 +43,17 @@ def post_data(config: dict, **extra) -> dict:
 # -- login and roles -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", ["/", "/catalog/", "/integrations/", "/integrations/new/",
-                                 "/integrations/new/postgres/", "/integrations/1/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/",
+        "/catalog/",
+        "/integrations/",
+        "/integrations/new/",
+        "/integrations/new/postgres/",
+        "/integrations/1/",
+    ],
+)
 def test_every_page_needs_a_login(client, url):
     response = client.get(url)
     assert response.status_code == 302
@@ -55,37 +64,56 @@ def test_roles_exist_as_groups_with_the_right_permissions():
     admin, analyst = admin_user(), analyst_user()
     assert admin.has_perm("integrations.manage_integrations")
     assert not analyst.has_perm("integrations.manage_integrations")
-    assert analyst.has_perm("catalog.view_table") and analyst.has_perm("integrations.view_integration")
+    assert analyst.has_perm("catalog.view_table") and analyst.has_perm(
+        "integrations.view_integration"
+    )
 
 
 def test_login_page_logs_in_and_returns_to_the_page_asked_for(client):
     analyst_user()
-    response = client.post("/login/?next=/integrations/", {
-        "username": "ann-analyst", "password": "pw-for-tests-1", "next": "/integrations/",
-    })
+    response = client.post(
+        "/login/?next=/integrations/",
+        {
+            "username": "ann-analyst",
+            "password": "pw-for-tests-1",
+            "next": "/integrations/",
+        },
+    )
     assert response.status_code == 302 and response["Location"] == "/integrations/"
 
 
-@pytest.mark.parametrize("method, name, kwargs", [
-    ("get", "integrations:connect", {"key": "postgres"}),
-    ("post", "integrations:connect", {"key": "postgres"}),
-    ("get", "integrations:edit", {"pk": None}),
-    ("post", "integrations:edit", {"pk": None}),
-    ("post", "integrations:sync", {"pk": None}),
-    ("post", "integrations:schedule", {"pk": None}),
-    ("get", "integrations:disconnect", {"pk": None}),
-    ("post", "integrations:disconnect", {"pk": None}),
-])
-def test_analysts_get_403_on_every_changing_view(analyst_client, warehouse_integration, method, name, kwargs):
+@pytest.mark.parametrize(
+    "method, name, kwargs",
+    [
+        ("get", "integrations:connect", {"key": "postgres"}),
+        ("post", "integrations:connect", {"key": "postgres"}),
+        ("get", "integrations:edit", {"pk": None}),
+        ("post", "integrations:edit", {"pk": None}),
+        ("post", "integrations:sync", {"pk": None}),
+        ("post", "integrations:schedule", {"pk": None}),
+        ("get", "integrations:disconnect", {"pk": None}),
+        ("post", "integrations:disconnect", {"pk": None}),
+    ],
+)
+def test_analysts_get_403_on_every_changing_view(
+    analyst_client, warehouse_integration, method, name, kwargs
+):
     if "pk" in kwargs:
         kwargs = {"pk": warehouse_integration.pk}
-    response = getattr(analyst_client, method)(reverse(name, kwargs=kwargs), {"frequency": "hourly"})
+    response = getattr(analyst_client, method)(
+        reverse(name, kwargs=kwargs), {"frequency": "hourly"}
+    )
     assert response.status_code == 403
     assert Integration.objects.count() == 1
-    assert not SyncRun.objects.exists() and not PeriodicTask.objects.filter(name__startswith="integration-").exists()
+    assert (
+        not SyncRun.objects.exists()
+        and not PeriodicTask.objects.filter(name__startswith="integration-").exists()
+    )
 
 
-def test_analysts_see_names_and_status_but_no_settings_or_buttons(analyst_client, warehouse_integration):
+def test_analysts_see_names_and_status_but_no_settings_or_buttons(
+    analyst_client, warehouse_integration
+):
     listing = analyst_client.get("/integrations/").content.decode()
     assert "warehouse" in listing and "Never synced" in listing
     assert "Sync now" not in listing and "Add integration" not in listing
@@ -112,16 +140,19 @@ def _cards(response, visible_only: bool = True) -> set[str]:
     return cards
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("dbt", {"dbt_cloud"}),
-    ("DBT cloud", {"dbt_cloud"}),
-    ("transform", {"dbt_cloud"}),
-    ("pg", {"postgres"}),
-    ("postgresql", {"postgres"}),
-    ("redshift", {"redshift"}),
-    ("warehouse", {"postgres", "redshift"}),
-    ("oracle", set()),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("dbt", {"dbt_cloud"}),
+        ("DBT cloud", {"dbt_cloud"}),
+        ("transform", {"dbt_cloud"}),
+        ("pg", {"postgres"}),
+        ("postgresql", {"postgres"}),
+        ("redshift", {"redshift"}),
+        ("warehouse", {"postgres", "redshift"}),
+        ("oracle", set()),
+    ],
+)
 def test_gallery_search_matches_names_aliases_and_categories(admin_client, query, expected):
     response = admin_client.get("/integrations/new/", {"q": query})
     assert _cards(response) == expected
@@ -170,9 +201,15 @@ def test_dbt_cloud_form_is_replaced_by_the_explanation_and_a_post_is_refused(adm
     page = admin_client.get("/integrations/new/dbt_cloud/")
     assert page.status_code == 200
     assert 'id="requirement-missing"' in page.content.decode() and "form" not in page.context
-    refused = admin_client.post("/integrations/new/dbt_cloud/", {
-        "name": "dbt", "account_id": "1", "access_url": "https://cloud.getdbt.com", "token": "t",
-    })
+    refused = admin_client.post(
+        "/integrations/new/dbt_cloud/",
+        {
+            "name": "dbt",
+            "account_id": "1",
+            "access_url": "https://cloud.getdbt.com",
+            "token": "t",
+        },
+    )
     assert refused.status_code == 403
     assert not Integration.objects.exists()
 
@@ -181,14 +218,20 @@ def test_dbt_cloud_form_is_replaced_by_the_explanation_and_a_post_is_refused(adm
 
 
 def test_test_connection_reports_success_without_saving(admin_client, warehouse_config):
-    response = admin_client.post("/integrations/new/postgres/", post_data(warehouse_config, name="wh", _test="1"))
+    response = admin_client.post(
+        "/integrations/new/postgres/", post_data(warehouse_config, name="wh", _test="1")
+    )
     assert response.status_code == 200
     assert response.context["test_result"].startswith("Connected to PostgreSQL ")
     assert not Integration.objects.exists()
 
 
-def test_failed_connection_test_shows_the_reason_and_keeps_input_but_not_the_password(admin_client, warehouse_config):
-    data = post_data(warehouse_config, name="my-wh", database="missing_db", password="typed-Secret-1")
+def test_failed_connection_test_shows_the_reason_and_keeps_input_but_not_the_password(
+    admin_client, warehouse_config
+):
+    data = post_data(
+        warehouse_config, name="my-wh", database="missing_db", password="typed-Secret-1"
+    )
     response = admin_client.post("/integrations/new/postgres/", data)
     body = response.content.decode()
     assert response.status_code == 200 and not Integration.objects.exists()
@@ -198,21 +241,29 @@ def test_failed_connection_test_shows_the_reason_and_keeps_input_but_not_the_pas
 
 
 def test_field_errors_appear_beside_their_fields(admin_client, warehouse_config):
-    response = admin_client.post("/integrations/new/postgres/", post_data(warehouse_config, name="", port="99999"))
+    response = admin_client.post(
+        "/integrations/new/postgres/", post_data(warehouse_config, name="", port="99999")
+    )
     assert set(response.context["form"].errors) == {"name", "port"}
     body = response.content.decode()
     assert 'id="id_port-errors"' in body and 'id="id_name-errors"' in body
 
 
 def test_connecting_saves_and_leads_to_the_integration_page(admin_client, warehouse_config):
-    response = admin_client.post("/integrations/new/postgres/", post_data(warehouse_config, name="wh"))
+    response = admin_client.post(
+        "/integrations/new/postgres/", post_data(warehouse_config, name="wh")
+    )
     integration = Integration.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/integrations/{integration.pk}/"
+    assert (
+        response.status_code == 302 and response["Location"] == f"/integrations/{integration.pk}/"
+    )
     assert integration.created_by.username == "alice-admin"
     assert integration.config["database"] == warehouse_config["database"]
 
 
-def test_edit_form_shows_a_secret_is_set_never_its_value_and_blank_keeps_it(admin_client, warehouse_integration, warehouse_config):
+def test_edit_form_shows_a_secret_is_set_never_its_value_and_blank_keeps_it(
+    admin_client, warehouse_integration, warehouse_config
+):
     page = admin_client.get(f"/integrations/{warehouse_integration.pk}/edit/").content.decode()
     assert "A value is stored. Leave this blank to keep it." in page
     assert PG_PASSWORD not in page
@@ -222,14 +273,22 @@ def test_edit_form_shows_a_secret_is_set_never_its_value_and_blank_keeps_it(admi
     )
     assert response.status_code == 302
     warehouse_integration.refresh_from_db()
-    assert warehouse_integration.name == "renamed" and warehouse_integration.config["password"] == PG_PASSWORD
+    assert (
+        warehouse_integration.name == "renamed"
+        and warehouse_integration.config["password"] == PG_PASSWORD
+    )
 
 
 def test_no_page_renders_a_stored_secret(admin_client, warehouse_integration):
     dbt = dbt_integration(token="dbtc_Never_Rendered")
-    for url in ["/integrations/", f"/integrations/{warehouse_integration.pk}/",
-                f"/integrations/{warehouse_integration.pk}/edit/", f"/integrations/{dbt.pk}/",
-                f"/integrations/{dbt.pk}/edit/", f"/integrations/{warehouse_integration.pk}/disconnect/"]:
+    for url in [
+        "/integrations/",
+        f"/integrations/{warehouse_integration.pk}/",
+        f"/integrations/{warehouse_integration.pk}/edit/",
+        f"/integrations/{dbt.pk}/",
+        f"/integrations/{dbt.pk}/edit/",
+        f"/integrations/{warehouse_integration.pk}/disconnect/",
+    ]:
         body = admin_client.get(url).content.decode()
         assert PG_PASSWORD not in body and "dbtc_Never_Rendered" not in body, url
 
@@ -237,10 +296,14 @@ def test_no_page_renders_a_stored_secret(admin_client, warehouse_integration):
 # -- integration page, sync, schedule ---------------------------------------------------------
 
 
-def test_integration_page_shows_settings_history_counts_and_warnings(admin_client, warehouse_integration):
+def test_integration_page_shows_settings_history_counts_and_warnings(
+    admin_client, warehouse_integration
+):
     run = SyncRun.objects.create(
-        integration=warehouse_integration, status=SyncRun.Status.FAILED,
-        error="Database 'x' does not exist", warnings=["Foreign key a.b references c.d"],
+        integration=warehouse_integration,
+        status=SyncRun.Status.FAILED,
+        error="Database 'x' does not exist",
+        warnings=["Foreign key a.b references c.d"],
     )
     body = admin_client.get(f"/integrations/{warehouse_integration.pk}/").content.decode()
     assert warehouse_integration.config["host"] in body and "set (hidden)" in body
@@ -248,31 +311,51 @@ def test_integration_page_shows_settings_history_counts_and_warnings(admin_clien
     assert "Foreign key a.b references c.d" in body
 
 
-def test_sync_now_queues_a_run_and_shows_progress(admin_client, warehouse_integration, django_capture_on_commit_callbacks):
+def test_sync_now_queues_a_run_and_shows_progress(
+    admin_client, warehouse_integration, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
         response = admin_client.post(f"/integrations/{warehouse_integration.pk}/sync/", follow=True)
     run = SyncRun.objects.get()
     assert len(callbacks) == 1 and run.triggered_by.username == "alice-admin"
     body = response.content.decode()
     assert f"Sync #{run.pk} queued." in body and 'id="sync-progress"' in body
-    status = admin_client.get(f"/integrations/{warehouse_integration.pk}/runs/{run.pk}/status/").json()
-    assert status == {"id": run.pk, "status": "queued", "status_label": "Queued", "progress_done": 0,
-                      "progress_total": 0, "percent": 0, "finished": False, "error": ""}
+    status = admin_client.get(
+        f"/integrations/{warehouse_integration.pk}/runs/{run.pk}/status/"
+    ).json()
+    assert status == {
+        "id": run.pk,
+        "status": "queued",
+        "status_label": "Queued",
+        "progress_done": 0,
+        "progress_total": 0,
+        "percent": 0,
+        "finished": False,
+        "error": "",
+    }
 
 
-@pytest.mark.parametrize("data, cron", [
-    ({"frequency": "hourly"}, "0 * * * *"),
-    ({"frequency": "daily", "time": "06:30"}, "30 6 * * *"),
-    ({"frequency": "cron", "cron": " 15  4 * * 1-5 "}, "15 4 * * 1-5"),
-])
-def test_schedule_creates_a_beat_task_and_shows_the_next_sync(admin_client, warehouse_integration, data, cron):
+@pytest.mark.parametrize(
+    "data, cron",
+    [
+        ({"frequency": "hourly"}, "0 * * * *"),
+        ({"frequency": "daily", "time": "06:30"}, "30 6 * * *"),
+        ({"frequency": "cron", "cron": " 15  4 * * 1-5 "}, "15 4 * * 1-5"),
+    ],
+)
+def test_schedule_creates_a_beat_task_and_shows_the_next_sync(
+    admin_client, warehouse_integration, data, cron
+):
     admin_client.post(f"/integrations/{warehouse_integration.pk}/schedule/", data)
     warehouse_integration.refresh_from_db()
     assert warehouse_integration.schedule == cron
     task = PeriodicTask.objects.get(name=f"integration-{warehouse_integration.pk}-sync")
     minute, hour, *_ = cron.split()
     assert (task.crontab.minute, task.crontab.hour) == (minute, hour)
-    assert task.task == "integrations.tasks.sync_scheduled_task" and task.args == f"[{warehouse_integration.pk}]"
+    assert (
+        task.task == "integrations.tasks.sync_scheduled_task"
+        and task.args == f"[{warehouse_integration.pk}]"
+    )
     listing = admin_client.get("/integrations/").content.decode()
     assert "not scheduled" not in listing
 
@@ -282,13 +365,17 @@ def test_schedule_creates_a_beat_task_and_shows_the_next_sync(admin_client, ware
 
 def test_a_bad_cron_expression_is_refused_with_a_message(admin_client, warehouse_integration):
     response = admin_client.post(
-        f"/integrations/{warehouse_integration.pk}/schedule/", {"frequency": "cron", "cron": "61 * * *"}, follow=True
+        f"/integrations/{warehouse_integration.pk}/schedule/",
+        {"frequency": "cron", "cron": "61 * * *"},
+        follow=True,
     )
     assert "five fields" in response.content.decode()
     assert not PeriodicTask.objects.filter(name__startswith="integration-").exists()
 
 
-def test_scheduled_task_starts_a_scheduled_sync(warehouse_integration, django_capture_on_commit_callbacks):
+def test_scheduled_task_starts_a_scheduled_sync(
+    warehouse_integration, django_capture_on_commit_callbacks
+):
     from integrations.tasks import sync_scheduled_task
 
     with django_capture_on_commit_callbacks():
@@ -302,38 +389,60 @@ def test_scheduled_task_starts_a_scheduled_sync(warehouse_integration, django_ca
 
 def _fill_catalog(integration):
     run = SyncRun.objects.create(integration=integration, status=SyncRun.Status.SUCCEEDED)
-    catalog_apply(integration=integration, run=run, records=[
-        DatabaseRecord("db"), TableRecord("db", "s", "t", "table"),
-        ColumnRecord("db", "s", "t", "c", "int", 1),
-    ])
+    catalog_apply(
+        integration=integration,
+        run=run,
+        records=[
+            DatabaseRecord("db"),
+            TableRecord("db", "s", "t", "table"),
+            ColumnRecord("db", "s", "t", "c", "int", 1),
+        ],
+    )
 
 
-def test_disconnect_page_says_what_goes_and_deletes_the_catalog_objects(admin_client, warehouse_integration):
+def test_disconnect_page_says_what_goes_and_deletes_the_catalog_objects(
+    admin_client, warehouse_integration
+):
     _fill_catalog(warehouse_integration)
-    page = admin_client.get(f"/integrations/{warehouse_integration.pk}/disconnect/").content.decode()
+    page = admin_client.get(
+        f"/integrations/{warehouse_integration.pk}/disconnect/"
+    ).content.decode()
     assert "1 schemas, 1 tables and" in page and "1 sync run" in page
     response = admin_client.post(f"/integrations/{warehouse_integration.pk}/disconnect/")
     assert response.status_code == 302
     assert not Integration.objects.exists() and not Table.objects.exists()
 
 
-def test_disconnecting_the_last_warehouse_needs_confirmation_for_dbt_too(admin_client, warehouse_integration):
+def test_disconnecting_the_last_warehouse_needs_confirmation_for_dbt_too(
+    admin_client, warehouse_integration
+):
     dbt = dbt_integration()
-    page = admin_client.get(f"/integrations/{warehouse_integration.pk}/disconnect/").content.decode()
+    page = admin_client.get(
+        f"/integrations/{warehouse_integration.pk}/disconnect/"
+    ).content.decode()
     assert 'id="dependents-warning"' in page and dbt.name in page
 
     refused = admin_client.post(f"/integrations/{warehouse_integration.pk}/disconnect/")
-    assert refused.status_code == 200 and "confirm that they are disconnected too" in refused.content.decode()
+    assert (
+        refused.status_code == 200
+        and "confirm that they are disconnected too" in refused.content.decode()
+    )
     assert Integration.objects.count() == 2
 
-    admin_client.post(f"/integrations/{warehouse_integration.pk}/disconnect/", {"disconnect_dependents": "on"})
+    admin_client.post(
+        f"/integrations/{warehouse_integration.pk}/disconnect/", {"disconnect_dependents": "on"}
+    )
     assert not Integration.objects.exists()
 
 
-def test_another_warehouse_keeps_dbt_connected(admin_client, warehouse_integration, warehouse_config):
+def test_another_warehouse_keeps_dbt_connected(
+    admin_client, warehouse_integration, warehouse_config
+):
     other = postgres_integration(warehouse_config, name="second")
     dbt_integration()
-    page = admin_client.get(f"/integrations/{warehouse_integration.pk}/disconnect/").content.decode()
+    page = admin_client.get(
+        f"/integrations/{warehouse_integration.pk}/disconnect/"
+    ).content.decode()
     assert 'id="dependents-warning"' not in page
     admin_client.post(f"/integrations/{warehouse_integration.pk}/disconnect/")
     assert set(Integration.objects.values_list("name", flat=True)) == {other.name, "dbt"}

@@ -53,15 +53,19 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         state = self.server.state
         parts = urlsplit(self.path)
-        state.requests.append({
-            "path": parts.path,
-            "query": parse_qs(parts.query),
-            "authorization": self.headers.get("Authorization", ""),
-        })
+        state.requests.append(
+            {
+                "path": parts.path,
+                "query": parse_qs(parts.query),
+                "authorization": self.headers.get("Authorization", ""),
+            }
+        )
         if not parts.path.endswith("/") and "/artifacts/" not in parts.path:
             # dbt Cloud redirects a path without its trailing slash (reference §1.5).
             self.send_response(308)
-            self.send_header("Location", parts.path + "/" + (f"?{parts.query}" if parts.query else ""))
+            self.send_header(
+                "Location", parts.path + "/" + (f"?{parts.query}" if parts.query else "")
+            )
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -75,8 +79,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(
             404,
-            envelope(None, code=404, message="The requested resource was not found. "
-                     "Please check that you have the proper permissions."),
+            envelope(
+                None,
+                code=404,
+                message="The requested resource was not found. "
+                "Please check that you have the proper permissions.",
+            ),
         )
 
 
@@ -107,8 +115,12 @@ class DbtCloudStandin:
 
     def add_account(self, account_id: int, name: str) -> None:
         self.state.accounts[account_id] = {
-            "id": account_id, "name": name, "state": 1, "plan": "enterprise",
-            "static_subdomain": "ab123", "vanity_subdomain": None,
+            "id": account_id,
+            "name": name,
+            "state": 1,
+            "plan": "enterprise",
+            "static_subdomain": "ab123",
+            "vanity_subdomain": None,
             "created_at": "2025-01-02T10:11:12.123456+00:00",
             "updated_at": "2026-08-01T05:00:00.000000+00:00",
         }

@@ -5,6 +5,9 @@ from dataclasses import replace
 from integrations.connectors.postgres import CONNECTOR as POSTGRES
 
 CONNECTOR = replace(
-    POSTGRES, key="nodriver", label="No driver", driver="no_such_driver_lib",
+    POSTGRES,
+    key="nodriver",
+    label="No driver",
+    driver="no_such_driver_lib",
     driver_package="no-such-driver",
 )

@@ -27,14 +27,23 @@ class Server:
 
     def connect(self, dbname: str = "postgres", **kwargs) -> psycopg.Connection:
         return psycopg.connect(
-            host=self.host, port=self.port, user=self.user, password=self.password or None,
-            dbname=dbname, autocommit=True, **kwargs,
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password or None,
+            dbname=dbname,
+            autocommit=True,
+            **kwargs,
         )
 
     def integration_config(self, dbname: str, **overrides) -> dict:
         config = {
-            "host": self.host, "port": self.port, "database": dbname, "user": self.user,
-            "password": self.password, "sslmode": "disable",
+            "host": self.host,
+            "port": self.port,
+            "database": dbname,
+            "user": self.user,
+            "password": self.password,
+            "sslmode": "disable",
         }
         config.update(overrides)
         return config
@@ -52,9 +61,26 @@ class Server:
     def restore(self, dbname: str, sql_file: Path = JAFFLE_SHOP_SQL) -> None:
         env = {**os.environ, "PGPASSWORD": self.password}
         subprocess.run(
-            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.host, "-p", str(self.port),
-             "-U", self.user, "-d", dbname, "-f", str(sql_file)],
-            check=True, env=env, capture_output=True,
+            [
+                "psql",
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                dbname,
+                "-f",
+                str(sql_file),
+            ],
+            check=True,
+            env=env,
+            capture_output=True,
         )
 
 
@@ -102,10 +128,26 @@ class PrivateCluster:
         os.chmod(self.dir, 0o700)
         if os.geteuid() == 0:
             shutil.chown(pwfile, "postgres")
-        self._run(_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=scram-sha-256",
-                  f"--pwfile={pwfile}")
-        self._run(_pg_bin("pg_ctl"), "-D", str(data), "-w", "-l", str(self.dir / "log"),
-                  "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", "start")
+        self._run(
+            _pg_bin("initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
+        )
+        self._run(
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(self.dir / "log"),
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1",
+            "start",
+        )
         return self.server
 
     def stop(self) -> None:

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class WorkerProcess:
-    def __init__(self, *, queue: str, database_url: str, log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *, queue: str, database_url: str, log_path: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.queue = queue
         self.log_path = log_path
         self.env = {
@@ -33,12 +35,32 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", self.queue,
-             "--pool=prefork", "--concurrency=1", "--without-gossip", "--without-mingle",
-             "--loglevel=INFO", f"--hostname={self.queue}@%h"],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                self.queue,
+                "--pool=prefork",
+                "--concurrency=1",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=INFO",
+                f"--hostname={self.queue}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
-        wait_until(lambda: self._ready() or self._died(), timeout=timeout, what="the Celery worker to start")
+        wait_until(
+            lambda: self._ready() or self._died(),
+            timeout=timeout,
+            what="the Celery worker to start",
+        )
         if self._died():
             raise RuntimeError(f"The Celery worker exited at start:\n{self.log()}")
         return self

@@ -15,12 +15,16 @@ from integrations.services import integration_create
 
 
 class Command(BaseCommand):
-    help = "Connect an integration, with the same validation, connection test and guards as the form."
+    help = (
+        "Connect an integration, with the same validation, connection test and guards as the form."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("connector", choices=sorted(CONNECTOR_MODULES))
         parser.add_argument("--name", required=True)
-        parser.add_argument("--config", required=True, help="A JSON file of settings, or - for stdin.")
+        parser.add_argument(
+            "--config", required=True, help="A JSON file of settings, or - for stdin."
+        )
 
     def handle(self, *args, connector, name, config, **options) -> None:
         try:
@@ -37,7 +41,9 @@ class Command(BaseCommand):
             integration = integration_create(connector_key=connector, name=name, config=data)
         except ValidationError as exc:
             raise CommandError(format_validation_error(exc)) from None
-        self.stdout.write(f"Created integration {integration.pk} '{integration.name}' ({connector}).")
+        self.stdout.write(
+            f"Created integration {integration.pk} '{integration.name}' ({connector})."
+        )
 
 
 def format_validation_error(exc: ValidationError) -> str:

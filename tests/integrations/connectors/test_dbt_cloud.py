@@ -21,25 +21,35 @@ def form(**data) -> DbtCloudForm:
     return DbtCloudForm(data=values)
 
 
-@pytest.mark.parametrize("url", [
-    "https://ab123.us1.dbt.com", "https://xy9.eu2.dbt.com/", "https://cloud.getdbt.com",
-    "https://emea.dbt.com", "https://au.dbt.com", "https://AB123.US3.DBT.COM",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://ab123.us1.dbt.com",
+        "https://xy9.eu2.dbt.com/",
+        "https://cloud.getdbt.com",
+        "https://emea.dbt.com",
+        "https://au.dbt.com",
+        "https://AB123.US3.DBT.COM",
+    ],
+)
 def test_dbt_cloud_hosts_are_accepted_and_stored_as_pasted(url):
     f = form(access_url=url)
     assert f.is_valid(), f.errors
     assert f.cleaned_data["access_url"] == url
 
 
-@pytest.mark.parametrize("url, message", [
-    ("http://cloud.getdbt.com", "must start with https://"),
-    ("https://evil.example.com", "is not a dbt Cloud host"),
-    ("https://cloud.getdbt.com.evil.io", "is not a dbt Cloud host"),
-    ("https://ab123.us9.dbt.com", "is not a dbt Cloud host"),
-    ("https://cloud.getdbt.com/settings/accounts/1", "without a path"),
-    ("http://127.0.0.1:8000", "must start with https://"),
-    ("cloud.getdbt.com", "must start with https://"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("http://cloud.getdbt.com", "must start with https://"),
+        ("https://evil.example.com", "is not a dbt Cloud host"),
+        ("https://cloud.getdbt.com.evil.io", "is not a dbt Cloud host"),
+        ("https://ab123.us9.dbt.com", "is not a dbt Cloud host"),
+        ("https://cloud.getdbt.com/settings/accounts/1", "without a path"),
+        ("http://127.0.0.1:8000", "must start with https://"),
+        ("cloud.getdbt.com", "must start with https://"),
+    ],
+)
 def test_other_access_urls_are_refused_with_the_reason(url, message):
     f = form(access_url=url)
     assert not f.is_valid()
@@ -60,9 +70,17 @@ def test_loopback_http_needs_the_setting(settings):
     assert not form(access_url="http://10.1.2.3:8000").is_valid()  # loopback only
 
 
-@pytest.mark.parametrize("account_id, ok", [
-    ("70403103922125", True), ("1", True), ("0", False), ("-4", False), ("abc", False), ("1.5", False),
-])
+@pytest.mark.parametrize(
+    "account_id, ok",
+    [
+        ("70403103922125", True),
+        ("1", True),
+        ("0", False),
+        ("-4", False),
+        ("abc", False),
+        ("1.5", False),
+    ],
+)
 def test_account_id_is_a_positive_integer_and_may_be_long(account_id, ok):
     assert form(account_id=account_id).is_valid() is ok
 
@@ -89,7 +107,11 @@ def test_the_management_command_cannot_bypass_the_guard(tmp_path, dbt_cloud):
 def test_connecting_dbt_cloud_calls_the_api_once_a_warehouse_exists(dbt_cloud, warehouse_config):
     postgres_integration(warehouse_config)
     dbt_cloud.add_account(70403103922125, "Acme Analytics")
-    config = {"account_id": 70403103922125, "access_url": dbt_cloud.url, "token": dbt_cloud.state.token}
+    config = {
+        "account_id": 70403103922125,
+        "access_url": dbt_cloud.url,
+        "token": dbt_cloud.state.token,
+    }
 
     integration = integration_create(connector_key="dbt_cloud", name="dbt", config=config)
 
@@ -101,14 +123,18 @@ def test_connecting_dbt_cloud_calls_the_api_once_a_warehouse_exists(dbt_cloud, w
 
 def test_test_connection_names_the_account(dbt_cloud):
     dbt_cloud.add_account(7, "Acme Analytics")
-    message = dbt_cloud_connector.test_connection({"account_id": 7, "access_url": dbt_cloud.url, "token": dbt_cloud.state.token})
+    message = dbt_cloud_connector.test_connection(
+        {"account_id": 7, "access_url": dbt_cloud.url, "token": dbt_cloud.state.token}
+    )
     assert message == "Connected to dbt Cloud account “Acme Analytics”."
 
 
 def test_a_refused_token_says_to_check_the_token_and_the_access_url(dbt_cloud):
     dbt_cloud.add_account(7, "Acme")
     with pytest.raises(ConnectorError) as caught:
-        dbt_cloud_connector.test_connection({"account_id": 7, "access_url": dbt_cloud.url, "token": "dbtc_wrong_Secret"})
+        dbt_cloud_connector.test_connection(
+            {"account_id": 7, "access_url": dbt_cloud.url, "token": "dbtc_wrong_Secret"}
+        )
     message = str(caught.value)
     assert "Invalid token." in message and "service token" in message and "access URL" in message
     assert "dbtc_wrong_Secret" not in message
@@ -116,19 +142,29 @@ def test_a_refused_token_says_to_check_the_token_and_the_access_url(dbt_cloud):
 
 def test_an_account_the_token_cannot_see_says_to_check_the_account_id(dbt_cloud):
     with pytest.raises(ConnectorError, match="Check the account ID"):
-        dbt_cloud_connector.test_connection({"account_id": 99, "access_url": dbt_cloud.url, "token": dbt_cloud.state.token})
+        dbt_cloud_connector.test_connection(
+            {"account_id": 99, "access_url": dbt_cloud.url, "token": dbt_cloud.state.token}
+        )
 
 
 @pytest.mark.django_db
-def test_form_post_with_a_bad_token_keeps_input_but_not_the_token(client, dbt_cloud, warehouse_config):
+def test_form_post_with_a_bad_token_keeps_input_but_not_the_token(
+    client, dbt_cloud, warehouse_config
+):
     from tests.factories import admin_user
 
     client.force_login(admin_user())
     postgres_integration(warehouse_config)
     dbt_cloud.add_account(7, "Acme")
-    response = client.post("/integrations/new/dbt_cloud/", {
-        "name": "dbt prod", "account_id": "7", "access_url": dbt_cloud.url, "token": "dbtc_typed_Wrong",
-    })
+    response = client.post(
+        "/integrations/new/dbt_cloud/",
+        {
+            "name": "dbt prod",
+            "account_id": "7",
+            "access_url": dbt_cloud.url,
+            "token": "dbtc_typed_Wrong",
+        },
+    )
     body = response.content.decode()
     assert "Connection test failed: dbt Cloud refused the token" in body
     assert 'value="dbt prod"' in body and f'value="{dbt_cloud.url}"' in body

@@ -220,7 +220,9 @@ def test_progress_counts_tables_up_to_the_total(extracted):
     total = len(tables_of(records))
     assert reporter.progress_calls[0] == (0, total)
     assert reporter.progress_calls[-1] == (total, total)
-    assert [done for done, _ in reporter.progress_calls] == sorted(done for done, _ in reporter.progress_calls)
+    assert [done for done, _ in reporter.progress_calls] == sorted(
+        done for done, _ in reporter.progress_calls
+    )
 
 
 def test_schema_include_and_exclude_apply_to_tables_views_and_external_schemas(config):
