@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-JAFFLE_SHOP_SQL = FIXTURES / "jaffle_shop_warehouse.sql"
+JAFFLE_SHOP_SQL = FIXTURES / "jaffle_shop" / "warehouse.sql"
 
 
 @dataclass(frozen=True)

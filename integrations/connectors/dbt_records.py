@@ -1,0 +1,206 @@
+"""The records the dbt Cloud connector yields; `catalog.services.dbt` applies them.
+
+Plain data only: ids are dbt Cloud's, nodes are named by dbt `unique_id`, times are aware
+datetimes. Every fact carries the job and run it came from, so that facts from several
+jobs can be merged (the newest wins).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# dbt Cloud run status codes (reference §6.1). A run that timed out is 30, not 20.
+RUN_STATUS = {1: "queued", 2: "starting", 3: "running", 10: "success", 20: "error", 30: "cancelled"}
+
+
+@dataclass(frozen=True, slots=True)
+class DbtJobRecord:
+    dbt_id: int
+    name: str
+    project_id: int | None
+    project_name: str
+    environment_id: int | None
+    environment_name: str
+    environment_type: str  # "deployment" | "development"
+    deployment_type: str  # "production" | "staging" | ""
+    job_type: str
+    schedule_cron: str
+    generate_docs: bool
+    run_generate_sources: bool
+    execute_steps: tuple[str, ...]
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class DbtRunRecord:
+    dbt_id: int
+    job_id: int
+    status_code: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    url: str
+    trigger_cause: str
+    git_sha: str
+    git_branch: str
+    has_docs_generated: bool
+    has_sources_generated: bool
+    dbt_version: str = ""
+
+    @property
+    def status(self) -> str:
+        return RUN_STATUS.get(self.status_code, f"unknown ({self.status_code})")
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a fact came from: the job, its run, and when that run finished."""
+
+    job_id: int
+    run_id: int
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DbtColumnRecord:
+    name: str
+    description: str = ""
+    data_type: str = ""
+    tags: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+    constraints: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FreshnessRecord:
+    status: str  # pass | warn | error | runtime error
+    max_loaded_at: datetime | None
+    snapshotted_at: datetime | None
+    age_seconds: float | None
+    criteria: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DbtNodeRecord:
+    """A model, seed, snapshot or source: something that is (or could be) a relation."""
+
+    unique_id: str
+    resource_type: str  # model | seed | snapshot | source
+    name: str
+    package_name: str
+    project_id: int | None
+    original_file_path: str
+    database: str
+    schema: str
+    identifier: str  # alias for models/seeds/snapshots, identifier for sources
+    relation_name: str  # as dbt renders it, quoted; "" for ephemeral models
+    materialized: str  # table | view | incremental | ephemeral | seed | snapshot | ...
+    description: str
+    tags: tuple[str, ...]
+    meta: dict[str, Any]
+    owner: str  # meta.owner (or the source's meta.owner)
+    access: str
+    group: str  # the group's unique_id, or ""
+    contract_enforced: bool
+    constraints: tuple[dict[str, Any], ...]
+    columns: tuple[DbtColumnRecord, ...]
+    depends_on: tuple[str, ...]  # unique_ids of the nodes it reads
+    raw_code: str
+    compiled_code: str
+    url: str
+    loader: str = ""  # sources
+    source_name: str = ""  # sources
+    freshness: FreshnessRecord | None = None
+    executed_at: datetime | None = None  # when the run built it (run_results timing)
+    execution_status: str = ""  # success | error | skipped | ...
+    catalog_columns: tuple[tuple[str, str, int], ...] = ()  # (name, type, index) from catalog.json
+    provenance: Provenance | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DbtTestRecord:
+    unique_id: str
+    name: str
+    description: str
+    test_type: str  # generic | singular | constraint
+    test_name: str  # not_null, unique, relationships, ... or the singular test's name
+    attached_node: str  # unique_id of the tested model/seed/snapshot/source, or ""
+    column_name: str
+    severity: str
+    tags: tuple[str, ...]
+    compiled_code: str
+    url: str
+    depends_on: tuple[str, ...] = ()
+    status: str = ""  # pass | fail | warn | error | skipped | "" (never run)
+    failures: int | None = None
+    message: str = ""
+    executed_at: datetime | None = None
+    provenance: Provenance | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DbtExposureRecord:
+    unique_id: str
+    name: str
+    label: str
+    exposure_type: str
+    description: str
+    tags: tuple[str, ...]
+    owner_name: str
+    owner_email: str
+    url: str
+    maturity: str
+    depends_on: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DbtTermRecord:
+    """A metric or a semantic model, kept as a dictionary (glossary) term."""
+
+    unique_id: str
+    kind: str  # metric | semantic_model
+    name: str
+    label: str
+    term_type: str  # simple, ratio, derived, ... for metrics; "" for semantic models
+    description: str
+    group: str
+    dimensions: tuple[dict[str, Any], ...]
+    time_grains: tuple[str, ...]
+    measures: tuple[dict[str, Any], ...]
+    depends_on: tuple[str, ...]  # unique_ids of nodes (models) and other metrics
+    owner: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DbtGroupRecord:
+    unique_id: str
+    name: str
+    owner_name: str
+    owner_email: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class DbtArtifacts:
+    """Everything read from one run's artifacts, as records."""
+
+    project_id: int | None
+    provenance: Provenance
+    manifest_generated_at: datetime | None
+    nodes: tuple[DbtNodeRecord, ...]
+    tests: tuple[DbtTestRecord, ...]
+    exposures: tuple[DbtExposureRecord, ...]
+    terms: tuple[DbtTermRecord, ...]
+    groups: tuple[DbtGroupRecord, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    """What the next sync needs to know: the runs already ingested, per job."""
+
+    data: dict[str, Any]
