@@ -28,6 +28,8 @@ class Integration(models.Model):
     last_synced_at = models.DateTimeField(null=True, blank=True)
     # A cron expression (minute hour day month weekday) in settings.TIME_ZONE; empty: no schedule.
     schedule = models.CharField(max_length=100, blank=True)
+    # What the connector asked to remember for its next sync (dbt Cloud: runs ingested).
+    sync_state = models.JSONField(default=dict, blank=True)
     last_sync = models.ForeignKey(
         "SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -115,6 +115,9 @@ class Connector:
     # connector unavailable instead of breaking start-up.
     driver: str = ""
     driver_package: str = ""
+    # How the warehouse stores unquoted identifiers: "lower" (Postgres, Redshift),
+    # "upper" (Snowflake) or "sensitive" (BigQuery). dbt matching compares by it.
+    identifier_case: str = "lower"
     logo: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 

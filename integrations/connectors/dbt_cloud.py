@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
 
-from .base import TRANSFORM, Connector, ConnectorError, Reporter
+from .base import TRANSFORM, Connector, PatternListField, Reporter
 from .dbt_cloud_api import DbtCloudClient
 
 # Multi-tenant hosts (reference §1): account-prefixed cells and the legacy shared hosts.
@@ -59,6 +60,37 @@ def validate_access_url(value: str) -> str:
     return value.strip()
 
 
+class NameMappingField(forms.CharField):
+    """Lines of `dbt_name = warehouse_name`, cleaned to a dict."""
+
+    widget = forms.Textarea(attrs={"rows": 2})
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return "\n".join(f"{k} = {v}" for k, v in value.items())
+        return value
+
+    def to_python(self, value: Any) -> str:
+        return super().to_python(self.prepare_value(value))
+
+    def clean(self, value: Any) -> dict[str, str]:
+        mapping = {}
+        for line in super().clean(value).splitlines():
+            if not line.strip():
+                continue
+            left, sep, right = (part.strip() for part in line.partition("="))
+            if not sep or not left or not right:
+                raise forms.ValidationError(
+                    f"“{line.strip()}” is not of the form dbt_name = warehouse_name."
+                )
+            mapping[left] = right
+        return mapping
+
+
 class DbtCloudForm(forms.Form):
     account_id = forms.IntegerField(
         label="Account ID",
@@ -77,6 +109,37 @@ class DbtCloudForm(forms.Form):
         widget=forms.PasswordInput(render_value=False),
         strip=True,
         help_text="A service token with Account Viewer or Job Viewer (Read-only on Team).",
+    )
+
+    database_map = NameMappingField(
+        label="Database names",
+        help_text="When dbt names a database differently from the warehouse integration, one "
+        "mapping per line: dbt_name = warehouse_name.",
+    )
+    description_policy = forms.ChoiceField(
+        label="Descriptions",
+        choices=[
+            ("fill", "dbt fills empty descriptions and updates its own; people's edits win"),
+            ("dbt_wins", "dbt always wins, over warehouse comments and people's edits"),
+        ],
+        initial="fill",
+    )
+    project_ids = PatternListField(
+        label="Only projects", help_text="dbt Cloud project IDs; empty: all."
+    )
+    environment_ids = PatternListField(
+        label="Only environments", help_text="Environment IDs; empty: all deployment environments."
+    )
+    job_ids = PatternListField(
+        label="Only jobs", help_text="Job IDs; empty: every job but CI jobs."
+    )
+    include_ci = forms.BooleanField(
+        label="Include CI jobs",
+        required=False,
+        help_text="Their runs build into temporary schemas.",
+    )
+    include_development = forms.BooleanField(
+        label="Include development environments", required=False
     )
 
     def clean_access_url(self) -> str:
@@ -98,12 +161,13 @@ def test_connection(config: dict[str, Any]) -> str:
     return f"Connected to dbt Cloud account “{account.get('name', config['account_id'])}”."
 
 
-def extract(config: dict[str, Any], *, reporter: Reporter, warehouse=None):
-    raise ConnectorError(
-        "Syncing dbt Cloud metadata is not available in this version yet; the connection "
-        "and its credentials are kept."
-    )
-    yield  # pragma: no cover - makes this a generator like every extract
+def extract(
+    config: dict[str, Any], *, reporter: Reporter, state: dict[str, Any] | None = None
+) -> Iterator:
+    from .dbt_cloud_runs import walk
+
+    with client_for(config) as client:
+        yield from walk(client, config, reporter=reporter, state=state or {})
 
 
 CONNECTOR = Connector(

@@ -198,6 +198,14 @@ class DbtArtifacts:
     groups: tuple[DbtGroupRecord, ...]
     warnings: tuple[str, ...] = ()
 
+    def present_ids(self) -> set[str]:
+        """Every unique_id this manifest declares."""
+        return {
+            r.unique_id
+            for kind in (self.nodes, self.tests, self.exposures, self.terms, self.groups)
+            for r in kind
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class SyncState:

@@ -200,7 +200,9 @@ def list_schemas(conn, config: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [row for row in rows if name_included(row[0], include=include, exclude=exclude)]
 
 
-def extract(config: dict[str, Any], *, reporter: Reporter) -> Iterator[Record]:
+def extract(
+    config: dict[str, Any], *, reporter: Reporter, state: dict[str, Any] | None = None
+) -> Iterator[Record]:
     with connect(config) as conn:
         database = conn.execute(
             "SELECT d.datname, COALESCE(shobj_description(d.oid, 'pg_database'), '') "

@@ -361,7 +361,9 @@ def read_external(
     return external
 
 
-def extract(config: dict[str, Any], *, reporter: Reporter) -> Iterator[Record]:
+def extract(
+    config: dict[str, Any], *, reporter: Reporter, state: dict[str, Any] | None = None
+) -> Iterator[Record]:
     with redshift_connect(config) as conn:
         database = conn.execute(DATABASE_SQL).fetchone()[0]
         # No description: Redshift's catalog comes from PostgreSQL 8.0, older than

@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from catalog.services import catalog_apply
+from catalog.services import catalog_apply, dbt_apply
 
 from ..connectors.base import ConnectorError, TransientConnectorError
 from ..models import Integration, SyncRun
@@ -117,8 +117,13 @@ def sync_execute(*, run: SyncRun) -> SyncOutcome:
     )
     try:
         connector = integration.connector_obj
-        records = list(connector.extract(integration.config, reporter=reporter))
-        counts = catalog_apply(
+        records = list(
+            connector.extract(
+                integration.config, reporter=reporter, state=integration.sync_state or {}
+            )
+        )
+        apply = catalog_apply if connector.is_warehouse else dbt_apply
+        counts = apply(
             integration=integration,
             run=run,
             records=records,

@@ -29,7 +29,13 @@ class CatalogObject(models.Model):
         max_length=20, choices=DescriptionSource.choices, blank=True, default=""
     )
     tags = models.JSONField(default=list, blank=True)
+    tags_source = models.CharField(
+        max_length=20, choices=DescriptionSource.choices, blank=True, default=""
+    )
     owners = models.JSONField(default=list, blank=True)
+    owners_source = models.CharField(
+        max_length=20, choices=DescriptionSource.choices, blank=True, default=""
+    )
     # The role that owns the object in the warehouse; `owners` are the people answerable for it.
     warehouse_owner = models.CharField(max_length=255, blank=True)
     removed = models.BooleanField(default=False)

@@ -19,7 +19,7 @@ from integrations.connectors.base import (
     TableRecord,
 )
 
-from .models import Column, Database, DescriptionSource, Schema, Table
+from ..models import Column, Database, DescriptionSource, Schema, Table
 
 logger = logging.getLogger(__name__)
 

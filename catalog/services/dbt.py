@@ -1,0 +1,701 @@
+"""Applying what dbt Cloud told us: jobs, runs and the artifacts of new runs are stored,
+then everything derived from them (which table each node is, descriptions, tags and
+owners on tables and columns, lineage, what tests and exposures point at) is worked out
+again from the stored state and written where it changed. One transaction; bulk writes;
+nothing written when nothing changed."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from integrations.connectors import all_entries
+from integrations.connectors.base import WAREHOUSE
+from integrations.connectors.dbt_records import (
+    DbtArtifacts,
+    DbtJobRecord,
+    DbtRunRecord,
+    SyncState,
+)
+
+from ..models import (
+    Column,
+    DbtExposure,
+    DbtGroup,
+    DbtJob,
+    DbtNode,
+    DbtRun,
+    DbtTerm,
+    DbtTest,
+    DbtTestResult,
+    DescriptionSource,
+    Table,
+    TableLineage,
+)
+from .matching import TableIndex, match_columns
+
+logger = logging.getLogger(__name__)
+
+BATCH = 1000
+# Which node describes a table when several do (a seed and the source over it).
+NODE_PRECEDENCE = {"model": 0, "snapshot": 1, "seed": 2, "source": 3}
+DBT_MAY_WRITE = {DescriptionSource.NONE, DescriptionSource.DBT}
+
+
+def jsonable(value: Any) -> Any:
+    """Tuples to lists, recursively, so values compare equal to what JSONFields load."""
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class Counts:
+    kinds: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, kind: str, what: str, n: int) -> None:
+        if n:
+            bucket = self.kinds.setdefault(kind, {"created": 0, "updated": 0, "removed": 0})
+            bucket[what] = bucket.get(what, 0) + n
+
+
+def upsert(
+    model: type[models.Model],
+    *,
+    integration,
+    desired: dict[Any, dict[str, Any]],
+    key: str,
+    counts: Counts,
+    kind: str,
+    skip: Callable[[dict, dict], bool] | None = None,
+    removable: Callable[[dict], bool] | None = None,
+) -> dict[Any, int]:
+    """Make rows equal to `desired` (keyed by `key`), writing only differences.
+
+    `skip(existing, wanted)` keeps an existing row as it is (a newer fact);
+    `removable(existing)` says which rows missing from `desired` are flagged removed.
+    Returns every row's id by key.
+    """
+    names = sorted({name for values in desired.values() for name in values})
+    fields = ["id", key, *[n for n in names if n != key]]
+    if removable is not None:
+        fields.append("removed")
+        fields += [f for f in ("project_id",) if f not in fields and _has(model, f)]
+    existing = {
+        row[key]: row
+        for row in model.objects.filter(integration=integration)
+        .order_by()
+        .values(*dict.fromkeys(fields))
+    }
+    now = timezone.now()
+    to_create, to_update, changed_names = [], [], set()
+    for k, values in desired.items():
+        values = {n: v for n, v in values.items() if n != key}
+        row = existing.get(k)
+        if row is None:
+            to_create.append(model(integration=integration, **{key: k}, **values))
+            continue
+        if skip is not None and skip(row, values):
+            continue
+        changes = {n: v for n, v in values.items() if row.get(n) != v}
+        if removable is not None and row.get("removed"):
+            changes["removed"] = False
+        if changes:
+            row.update(changes)
+            changed_names |= changes.keys()
+            to_update.append(row)
+    gone = []
+    if removable is not None:
+        gone = [
+            row["id"]
+            for k, row in existing.items()
+            if k not in desired and not row["removed"] and removable(row)
+        ]
+    model.objects.bulk_create(to_create, batch_size=BATCH)
+    if to_update:
+        written = sorted(changed_names)
+        model.objects.bulk_update(
+            [
+                model(pk=row["id"], updated_at=now, **{n: row[n] for n in written})
+                for row in to_update
+            ],
+            [*written, "updated_at"],
+            batch_size=BATCH,
+        )
+    for start in range(0, len(gone), BATCH):
+        model.objects.filter(pk__in=gone[start : start + BATCH]).update(
+            removed=True, updated_at=now
+        )
+    counts.add(kind, "created", len(to_create))
+    counts.add(kind, "updated", len(to_update))
+    counts.add(kind, "removed", len(gone))
+    ids = {k: row["id"] for k, row in existing.items()}
+    ids.update({getattr(obj, key): obj.pk for obj in to_create})
+    return ids
+
+
+def _has(model, name: str) -> bool:
+    return any(f.name == name for f in model._meta.get_fields())
+
+
+@transaction.atomic
+def dbt_apply(
+    *,
+    integration,
+    run,
+    records: Iterable,
+    warn: Callable[[str], None] | None = None,
+    **_: Any,
+) -> dict[str, dict[str, int]]:
+    """Apply one dbt Cloud sync's records to the catalog."""
+    type(integration).objects.select_for_update().filter(pk=integration.pk).first()
+    warn = warn or (lambda _m: None)
+    records = list(records)
+    counts = Counts()
+    jobs = _jobs(integration, [r for r in records if isinstance(r, DbtJobRecord)], counts)
+    runs = _runs(integration, [r for r in records if isinstance(r, DbtRunRecord)], jobs, counts)
+    artifacts = sorted(
+        (r for r in records if isinstance(r, DbtArtifacts)),
+        key=lambda a: a.provenance.finished_at or datetime.min.replace(tzinfo=timezone.utc),
+    )
+    if artifacts:
+        _ingest(integration, artifacts, jobs, runs, counts, warn)
+    _derive(integration, counts)
+    state = next((r.data for r in records if isinstance(r, SyncState)), None)
+    if state is not None and state != integration.sync_state:
+        integration.sync_state = state
+        type(integration).objects.filter(pk=integration.pk).update(sync_state=state)
+    return counts.kinds
+
+
+# -- jobs and runs -------------------------------------------------------------------------
+
+
+def _jobs(integration, records: list[DbtJobRecord], counts: Counts) -> dict[int, int]:
+    desired = {
+        r.dbt_id: jsonable({k: v for k, v in asdict(r).items() if k != "dbt_id"}) for r in records
+    }
+    return upsert(
+        DbtJob, integration=integration, desired=desired, key="dbt_id", counts=counts, kind="job"
+    )
+
+
+def _runs(
+    integration, records: list[DbtRunRecord], jobs: dict[int, int], counts: Counts
+) -> dict[int, int]:
+    desired = {}
+    for r in records:
+        values = {k: v for k, v in asdict(r).items() if k not in ("dbt_id", "job_id")}
+        values["status"] = r.status
+        values["job_id"] = jobs[r.job_id]
+        desired[r.dbt_id] = values
+    return upsert(
+        DbtRun, integration=integration, desired=desired, key="dbt_id", counts=counts, kind="run"
+    )
+
+
+# -- ingesting new runs' artifacts -------------------------------------------------------
+
+
+def _newer(existing: dict, wanted: dict) -> bool:
+    """Keep an existing fact that a newer run produced."""
+    have, incoming = existing.get("fact_finished_at"), wanted.get("fact_finished_at")
+    return have is not None and incoming is not None and have > incoming
+
+
+def _ingest(integration, artifacts: list[DbtArtifacts], jobs, runs, counts: Counts, warn) -> None:
+    newest_by_project: dict[Any, DbtArtifacts] = {}
+    for a in artifacts:
+        newest_by_project[a.project_id] = a  # sorted oldest first: the last one wins
+        for message in a.warnings:
+            warn(message)
+    projects = set(newest_by_project)
+
+    def removable(row: dict) -> bool:
+        return row.get("project_id") in projects
+
+    # The newest manifest of a project says what exists in it; older runs still supply
+    # facts (statuses) about what does.
+    present = {p: a.present_ids() for p, a in newest_by_project.items()}
+    groups_wanted, nodes_wanted, tests_wanted, exposures_wanted, terms_wanted = {}, {}, {}, {}, {}
+    for a in artifacts:
+        prov = a.provenance
+        alive = present[a.project_id]
+        fact = {
+            "job_id": jobs.get(prov.job_id),
+            "run_id": runs.get(prov.run_id),
+            "fact_finished_at": prov.finished_at,
+            "project_id": a.project_id,
+        }
+        for g in a.groups:
+            if g.unique_id in alive:
+                groups_wanted[g.unique_id] = jsonable({**asdict(g), "project_id": a.project_id})
+        for n in a.nodes:
+            if n.unique_id in alive:
+                nodes_wanted[n.unique_id] = {**_node_values(n), **fact}
+        for t in a.tests:
+            if t.unique_id in alive:
+                values = jsonable({k: v for k, v in asdict(t).items() if k != "provenance"})
+                tests_wanted[t.unique_id] = {**values, **fact}
+        for e in a.exposures:
+            if e.unique_id in alive:
+                exposures_wanted[e.unique_id] = jsonable({**asdict(e), "project_id": a.project_id})
+        for term in a.terms:
+            if term.unique_id in alive:
+                values = jsonable(asdict(term))
+                values["group_unique_id"] = values.pop("group")
+                terms_wanted[term.unique_id] = {**values, "project_id": a.project_id}
+
+    group_ids = upsert(
+        DbtGroup,
+        integration=integration,
+        desired=groups_wanted,
+        key="unique_id",
+        counts=counts,
+        kind="group",
+        removable=removable,
+    )
+    for values in [*nodes_wanted.values(), *terms_wanted.values()]:
+        values["group_id"] = group_ids.get(values.pop("group_unique_id") or "")
+    node_ids = upsert(
+        DbtNode,
+        integration=integration,
+        desired=nodes_wanted,
+        key="unique_id",
+        counts=counts,
+        kind="node",
+        skip=_newer,
+        removable=removable,
+    )
+    _tests(integration, tests_wanted, node_ids, removable, counts)
+    upsert(
+        DbtExposure,
+        integration=integration,
+        desired=exposures_wanted,
+        key="unique_id",
+        counts=counts,
+        kind="exposure",
+        removable=removable,
+    )
+    upsert(
+        DbtTerm,
+        integration=integration,
+        desired=terms_wanted,
+        key="unique_id",
+        counts=counts,
+        kind="term",
+        removable=removable,
+    )
+    run_ids = [runs[a.provenance.run_id] for a in artifacts if a.provenance.run_id in runs]
+    DbtRun.objects.filter(pk__in=run_ids).update(ingested_at=timezone.now())
+
+
+def _node_values(n) -> dict[str, Any]:
+    freshness = n.freshness
+    values = {
+        "resource_type": n.resource_type,
+        "name": n.name,
+        "package_name": n.package_name,
+        "original_file_path": n.original_file_path,
+        "database": n.database,
+        "schema": n.schema,
+        "identifier": n.identifier,
+        "relation_name": n.relation_name,
+        "materialized": n.materialized,
+        "description": n.description,
+        "tags": list(n.tags),
+        "meta": jsonable(n.meta),
+        "owner": n.owner,
+        "access": n.access,
+        "group_unique_id": n.group,
+        "contract_enforced": n.contract_enforced,
+        "constraints": jsonable(n.constraints),
+        "columns": jsonable([asdict(c) for c in n.columns]),
+        "depends_on": list(n.depends_on),
+        "raw_code": n.raw_code,
+        "compiled_code": n.compiled_code,
+        "url": n.url,
+        "loader": n.loader,
+        "source_name": n.source_name,
+        "executed_at": n.executed_at,
+        "execution_status": n.execution_status,
+        "catalog_columns": jsonable(n.catalog_columns),
+        "freshness_status": freshness.status if freshness else "",
+        "freshness_max_loaded_at": freshness.max_loaded_at if freshness else None,
+        "freshness_snapshotted_at": freshness.snapshotted_at if freshness else None,
+        "freshness_age_seconds": freshness.age_seconds if freshness else None,
+        "freshness_criteria": jsonable(freshness.criteria) if freshness else {},
+        "freshness_error": freshness.error if freshness else "",
+    }
+    return values
+
+
+def _tests(integration, wanted: dict, node_ids: dict, removable, counts: Counts) -> None:
+    before = {
+        row["unique_id"]: row
+        for row in DbtTest.objects.filter(integration=integration, unique_id__in=list(wanted))
+        .order_by()
+        .values("id", "unique_id", "status", "failures", "message", "fact_finished_at")
+    }
+    test_ids = upsert(
+        DbtTest,
+        integration=integration,
+        desired=wanted,
+        key="unique_id",
+        counts=counts,
+        kind="test",
+        skip=_newer,
+        removable=removable,
+    )
+    history = []
+    for uid, values in wanted.items():
+        old = before.get(uid)
+        if old is not None and _newer(old, values):
+            continue
+        outcome = (values["status"], values["failures"], values["message"])
+        if not values["status"]:
+            continue  # not run in this run: nothing to record
+        if (
+            old is None
+            or (old["status"], old["failures"], old["message"]) != outcome
+            or old["status"] == ""
+        ):
+            history.append(
+                DbtTestResult(
+                    test_id=test_ids[uid],
+                    job_id=values["job_id"],
+                    run_id=values["run_id"],
+                    status=values["status"],
+                    failures=values["failures"],
+                    message=values["message"],
+                    executed_at=values["executed_at"],
+                )
+            )
+    DbtTestResult.objects.bulk_create(history, batch_size=BATCH)
+    counts.add("test_result", "created", len(history))
+
+
+# -- deriving the catalog's view ------------------------------------------------------------
+
+
+def _warehouse_ids() -> list[int]:
+    from integrations.models import Integration
+
+    keys = [e.key for e in all_entries() if e.connector and e.connector.category == WAREHOUSE]
+    return list(Integration.objects.filter(connector__in=keys).values_list("pk", flat=True))
+
+
+def _derive(integration, counts: Counts) -> None:
+    config = integration.config or {}
+    database_map = config.get("database_map") or {}
+    dbt_wins = config.get("description_policy") == "dbt_wins"
+    index = TableIndex(_warehouse_ids())
+    nodes = list(
+        DbtNode.objects.filter(integration=integration, removed=False)
+        .order_by()
+        .values(
+            "id",
+            "unique_id",
+            "resource_type",
+            "relation_name",
+            "database",
+            "schema",
+            "identifier",
+            "materialized",
+            "description",
+            "tags",
+            "owner",
+            "columns",
+            "depends_on",
+            "table_id",
+            "match_status",
+            "match_rule",
+            "match_reason",
+            "match_candidate",
+            "missing_columns",
+            "undocumented_columns",
+            "job_id",
+            "execution_status",
+        )
+    )
+    for node in nodes:
+        result = index.match(
+            relation_name=node["relation_name"],
+            database=node["database"],
+            schema=node["schema"],
+            identifier=node["identifier"],
+            materialized=node["materialized"],
+            database_map=database_map,
+        )
+        node["_match"] = result
+    columns_by_table = _columns_of([n["_match"].table_id for n in nodes if n["_match"].table_id])
+    _write_matches(nodes, columns_by_table, index, counts)
+    _enrich(nodes, columns_by_table, dbt_wins, index, counts)
+    by_uid = {n["unique_id"]: n for n in nodes}
+    _lineage(integration, nodes, by_uid, counts)
+    _links(integration, by_uid, counts)
+    m = defaultdict(int)
+    for n in nodes:
+        m[n["_match"].status] += 1
+    counts.kinds["match"] = dict(m)
+
+
+def _columns_of(table_ids: list[int]) -> dict[int, list[dict]]:
+    found = defaultdict(list)
+    rows = (
+        Column.objects.filter(table_id__in=set(table_ids), removed=False)
+        .order_by()
+        .values(
+            "id", "table_id", "name", "description", "description_source", "tags", "tags_source"
+        )
+    )
+    for row in rows:
+        found[row["table_id"]].append(row)
+    return found
+
+
+def _write_matches(nodes: list[dict], columns_by_table, index: TableIndex, counts: Counts) -> None:
+    changed = []
+    names = [
+        "table_id",
+        "match_status",
+        "match_rule",
+        "match_reason",
+        "match_candidate",
+        "missing_columns",
+        "undocumented_columns",
+    ]
+    for node in nodes:
+        result = node["_match"]
+        missing, undocumented = [], []
+        if result.table_id:
+            case = index.case_of_table(result.table_id)
+            declared = [c["name"] for c in node["columns"]]
+            present = [c["name"] for c in columns_by_table[result.table_id]]
+            node["_pairs"], missing, undocumented = match_columns(declared, present, case)
+        values = {
+            "table_id": result.table_id,
+            "match_status": result.status,
+            "match_rule": result.rule,
+            "match_reason": result.reason,
+            "match_candidate": result.candidate,
+            "missing_columns": missing,
+            "undocumented_columns": undocumented,
+        }
+        if any(node[k] != v for k, v in values.items()):
+            node.update(values)
+            changed.append(DbtNode(pk=node["id"], updated_at=timezone.now(), **values))
+    if changed:
+        DbtNode.objects.bulk_update(changed, [*names, "updated_at"], batch_size=BATCH)
+    counts.add("match", "updated", len(changed))
+
+
+def _enrich(
+    nodes: list[dict], columns_by_table, dbt_wins: bool, index: TableIndex, counts: Counts
+) -> None:
+    """Descriptions, tags and owners from dbt onto matched tables and their columns."""
+    by_table = defaultdict(list)
+    for node in nodes:
+        if node["_match"].table_id:
+            by_table[node["_match"].table_id].append(node)
+    table_rows = {
+        row["id"]: row
+        for row in Table.objects.filter(pk__in=list(by_table))
+        .order_by()
+        .values(
+            "id",
+            "description",
+            "description_source",
+            "tags",
+            "tags_source",
+            "owners",
+            "owners_source",
+        )
+    }
+    now = timezone.now()
+    table_updates, column_updates = [], []
+    for table_id, table_nodes in by_table.items():
+        table_nodes.sort(key=lambda n: (NODE_PRECEDENCE.get(n["resource_type"], 9), n["unique_id"]))
+        description = next((n["description"] for n in table_nodes if n["description"]), "")
+        tags = sorted({t for n in table_nodes for t in n["tags"]})
+        owners = sorted({n["owner"] for n in table_nodes if n["owner"]})
+        changes = _dbt_values(table_rows[table_id], description, tags, owners, dbt_wins)
+        if changes:
+            table_updates.append((table_id, changes))
+        columns = {c["name"]: c for c in columns_by_table[table_id]}
+        wanted: dict[str, tuple[str, list]] = {}
+        for node in table_nodes:
+            for declared in node["columns"]:
+                target = node.get("_pairs", {}).get(declared["name"])
+                if target and target not in wanted:
+                    wanted[target] = (
+                        declared.get("description") or "",
+                        sorted(declared.get("tags") or []),
+                    )
+        for name, (col_description, col_tags) in wanted.items():
+            changes = _dbt_values(columns[name], col_description, col_tags, None, dbt_wins)
+            if changes:
+                column_updates.append((columns[name]["id"], changes))
+    for model, updates, kind in (
+        (Table, table_updates, "table"),
+        (Column, column_updates, "column"),
+    ):
+        if not updates:
+            continue
+        names = sorted({n for _pk, ch in updates for n in ch})
+        current = {
+            row["id"]: row
+            for row in model.objects.filter(pk__in=[pk for pk, _ in updates]).values("id", *names)
+        }
+        objs = []
+        for pk, changes in updates:
+            values = {**{n: current[pk][n] for n in names}, **changes}
+            objs.append(model(pk=pk, updated_at=now, **values))
+        model.objects.bulk_update(objs, [*names, "updated_at"], batch_size=BATCH)
+        counts.add(f"{kind}_enriched", "updated", len(objs))
+
+
+def _dbt_values(
+    row: dict, description: str, tags: list, owners: list | None, dbt_wins: bool
+) -> dict:
+    """What dbt may change on a table or column row under the integration's policy."""
+    changes = {}
+    may = lambda source: dbt_wins or source in DBT_MAY_WRITE  # noqa: E731
+    if description and may(row["description_source"]):
+        if (row["description"], row["description_source"]) != (description, DescriptionSource.DBT):
+            changes.update(description=description, description_source=DescriptionSource.DBT)
+    if (
+        tags
+        and may(row["tags_source"])
+        and (row["tags"], row["tags_source"]) != (tags, DescriptionSource.DBT)
+    ):
+        changes.update(tags=tags, tags_source=DescriptionSource.DBT)
+    if (
+        owners
+        and may(row["owners_source"])
+        and (row["owners"], row["owners_source"]) != (owners, DescriptionSource.DBT)
+    ):
+        changes.update(owners=owners, owners_source=DescriptionSource.DBT)
+    return changes
+
+
+def _resolve(uid: str, by_uid: dict, seen: set | None = None) -> set[int]:
+    """The tables behind a dependency, looking through ephemeral models."""
+    node = by_uid.get(uid)
+    if node is None:
+        return set()
+    if node["_match"].table_id:
+        return {node["_match"].table_id}
+    if node["materialized"] != "ephemeral":
+        return set()
+    seen = seen or set()
+    if uid in seen:
+        return set()
+    seen.add(uid)
+    found = set()
+    for dep in node["depends_on"]:
+        found |= _resolve(dep, by_uid, seen)
+    return found
+
+
+def _lineage(integration, nodes: list[dict], by_uid: dict, counts: Counts) -> None:
+    wanted = set()
+    for node in nodes:
+        down = node["_match"].table_id
+        if not down:
+            continue
+        for dep in node["depends_on"]:
+            for up in _resolve(dep, by_uid):
+                if up != down:
+                    wanted.add((up, down))
+    existing = {
+        (row[1], row[2]): row[0]
+        for row in TableLineage.objects.filter(integration=integration).values_list(
+            "id", "upstream_id", "downstream_id"
+        )
+    }
+    new = [
+        TableLineage(integration=integration, upstream_id=u, downstream_id=d)
+        for u, d in wanted - set(existing)
+    ]
+    gone = [pk for edge, pk in existing.items() if edge not in wanted]
+    TableLineage.objects.bulk_create(new, batch_size=BATCH)
+    if gone:
+        TableLineage.objects.filter(pk__in=gone).delete()
+    counts.add("lineage", "created", len(new))
+    counts.add("lineage", "removed", len(gone))
+
+
+def _links(integration, by_uid: dict, counts: Counts) -> None:
+    """Tests → their node and table; exposures and terms → tables; jobs → tables they build."""
+    tests = (
+        DbtTest.objects.filter(integration=integration)
+        .order_by()
+        .values("id", "attached_node", "node_id", "table_id")
+    )
+    changed = []
+    for row in tests:
+        node = by_uid.get(row["attached_node"])
+        node_id = node["id"] if node else None
+        table_id = node["_match"].table_id if node else None
+        if (row["node_id"], row["table_id"]) != (node_id, table_id):
+            changed.append(DbtTest(pk=row["id"], node_id=node_id, table_id=table_id))
+    if changed:
+        DbtTest.objects.bulk_update(changed, ["node", "table"], batch_size=BATCH)
+    counts.add("test_link", "updated", len(changed))
+
+    for model in (DbtExposure, DbtTerm):
+        wanted = set()
+        for pk, depends_on in model.objects.filter(
+            integration=integration, removed=False
+        ).values_list("id", "depends_on"):
+            for dep in depends_on:
+                for table_id in _resolve(dep, by_uid):
+                    wanted.add((pk, table_id))
+        _sync_m2m(
+            model.tables.through,
+            model._meta.model_name,
+            "table_id",
+            wanted,
+            model.objects.filter(integration=integration),
+            counts,
+        )
+
+    wanted = set()
+    for node in by_uid.values():
+        if node["job_id"] and node["_match"].table_id and node["execution_status"]:
+            wanted.add((node["job_id"], node["_match"].table_id))
+    _sync_m2m(
+        DbtJob.builds.through,
+        "dbtjob",
+        "table_id",
+        wanted,
+        DbtJob.objects.filter(integration=integration),
+        counts,
+    )
+
+
+def _sync_m2m(through, owner_name: str, target: str, wanted: set, owners, counts: Counts) -> None:
+    owner_field = f"{owner_name}_id"
+    existing = {
+        (row[1], row[2]): row[0]
+        for row in through.objects.filter(**{f"{owner_name}__in": owners}).values_list(
+            "id", owner_field, target
+        )
+    }
+    new = [through(**{owner_field: o, target: t}) for o, t in wanted - set(existing)]
+    gone = [pk for pair, pk in existing.items() if pair not in wanted]
+    through.objects.bulk_create(new, batch_size=BATCH)
+    if gone:
+        through.objects.filter(pk__in=gone).delete()
+    counts.add(f"{owner_name}_link", "created", len(new))
+    counts.add(f"{owner_name}_link", "removed", len(gone))

@@ -1,0 +1,239 @@
+"""Walking a dbt Cloud account: which jobs count, which run of each, which step holds
+which artifact, and reading those artifacts into records."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from .base import Reporter
+from .dbt_artifacts import load_artifact, parse_artifacts
+from .dbt_cloud_api import DbtCloudClient, DbtCloudNotFound
+from .dbt_records import DbtJobRecord, DbtRunRecord, Provenance, SyncState
+
+logger = logging.getLogger(__name__)
+
+FINISHED_WITH_ARTIFACTS = "[10,20]"  # success, or error (failing tests are what users need)
+STEP_COMMAND = re.compile(r"^Invoke dbt with `dbt (?P<command>[^`]*)`")
+BUILD_COMMANDS = ("build", "run", "test", "seed", "snapshot")
+FRESHNESS_COMMANDS = ("source freshness", "source snapshot-freshness")
+RUNS_PER_JOB_LOOKED_AT = 10
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """dbt Cloud's timestamps: a space (runs) or a T (jobs), Z or an offset."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def parse_duration(value: str | None) -> float | None:
+    """ "HH:MM:SS", hours may pass 24."""
+    if not value or value.count(":") != 2:
+        return None
+    hours, minutes, seconds = value.split(":")
+    try:
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
+
+
+class AccountWalk:
+    def __init__(self, client: DbtCloudClient, config: dict[str, Any], reporter: Reporter) -> None:
+        self.client = client
+        self.config = config
+        self.reporter = reporter
+        self.account = client.account_id
+        self.base = config["access_url"].rstrip("/")
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def projects(self) -> dict[int, dict]:
+        return {p["id"]: p for p in self.client.paginate(f"v3/accounts/{self.account}/projects/")}
+
+    def environments(self, projects: dict[int, dict]) -> dict[int, dict]:
+        environments = {}
+        for project_id in projects:
+            for env in self.client.paginate(
+                f"v3/accounts/{self.account}/projects/{project_id}/environments/"
+            ):
+                environments[env["id"]] = env
+        return environments
+
+    def wanted(self, job: dict, environment: dict | None) -> bool:
+        ids = lambda key: {int(x) for x in self.config.get(key) or [] if str(x).strip().isdigit()}  # noqa: E731
+        if ids("job_ids"):
+            return job["id"] in ids("job_ids")
+        if ids("project_ids") and job.get("project_id") not in ids("project_ids"):
+            return False
+        if ids("environment_ids") and job.get("environment_id") not in ids("environment_ids"):
+            return False
+        if job.get("job_type") == "ci" and not self.config.get("include_ci"):
+            return False  # CI runs build into temporary schemas
+        env_type = (environment or {}).get("type")
+        if env_type == "development" and not self.config.get("include_development"):
+            return False
+        return True
+
+    def job_record(self, job: dict, projects: dict, environments: dict) -> DbtJobRecord:
+        env = environments.get(job.get("environment_id")) or {}
+        project = projects.get(job.get("project_id")) or {}
+        schedule = job.get("schedule") or {}
+        return DbtJobRecord(
+            dbt_id=job["id"],
+            name=job.get("name") or f"Job {job['id']}",
+            project_id=job.get("project_id"),
+            project_name=project.get("name") or "",
+            environment_id=job.get("environment_id"),
+            environment_name=env.get("name") or "",
+            environment_type=env.get("type") or "",
+            deployment_type=env.get("deployment_type") or "",
+            job_type=job.get("job_type") or "",
+            schedule_cron=schedule.get("cron") or "",
+            generate_docs=bool(job.get("generate_docs")),
+            run_generate_sources=bool(job.get("run_generate_sources")),
+            execute_steps=tuple(job.get("execute_steps") or ()),
+            url=f"{self.base}/deploy/{self.account}/projects/{job.get('project_id')}/jobs/{job['id']}",
+        )
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def newest_run_with_artifacts(self, job_id: int) -> dict | None:
+        runs = self.client.get(
+            f"v2/accounts/{self.account}/runs/",
+            {
+                "job_definition_id": job_id,
+                "status__in": FINISHED_WITH_ARTIFACTS,
+                "order_by": "-finished_at",
+                "limit": RUNS_PER_JOB_LOOKED_AT,
+            },
+        )
+        for run in runs or []:
+            if run.get("artifacts_saved") and run.get("finished_at"):
+                return run
+        return None
+
+    def run_record(self, run: dict) -> DbtRunRecord:
+        trigger = run.get("trigger") or {}
+        return DbtRunRecord(
+            dbt_id=run["id"],
+            job_id=run.get("job_definition_id") or run.get("job_id"),
+            status_code=int(run.get("status") or 0),
+            started_at=parse_time(run.get("started_at")),
+            finished_at=parse_time(run.get("finished_at")),
+            duration_seconds=parse_duration(run.get("run_duration") or run.get("duration")),
+            url=run.get("href") or "",
+            trigger_cause=trigger.get("cause") or "",
+            git_sha=run.get("git_sha") or "",
+            git_branch=run.get("git_branch") or "",
+            has_docs_generated=bool(run.get("has_docs_generated")),
+            has_sources_generated=bool(run.get("has_sources_generated")),
+            dbt_version=run.get("dbt_version") or "",
+        )
+
+    def steps(self, run_id: int) -> tuple[list[int], int | None]:
+        """The indices of the steps that built or tested, and of the freshness step."""
+        detail = self.client.get(
+            f"v2/accounts/{self.account}/runs/{run_id}/", {"include_related": "run_steps,job"}
+        )
+        build, freshness = [], None
+        for step in (detail or {}).get("run_steps") or []:
+            match = STEP_COMMAND.match(step.get("name") or "")
+            if not match:
+                continue
+            command = match["command"].strip()
+            if command.startswith(FRESHNESS_COMMANDS):
+                freshness = step.get("index")
+            elif command.split()[0] in BUILD_COMMANDS:
+                build.append(step.get("index"))
+        return build, freshness
+
+    def artifact(self, run_id: int, path: str, *, step: int | None, required: bool) -> dict | None:
+        try:
+            raw = self.client.artifact(run_id, path, step=step)
+        except DbtCloudNotFound:
+            if required:
+                raise
+            where = f" (step {step})" if step else ""
+            self.reporter.warning(f"Run {run_id} has no {path}{where}; its facts are skipped.")
+            return None
+        return load_artifact(raw, name=path, run_id=run_id)
+
+    def read_run(self, run: dict, job: DbtJobRecord) -> Iterator:
+        run_id = run["id"]
+        build_steps, freshness_step = self.steps(run_id)
+        if not build_steps:
+            self.reporter.warning(
+                f"Run {run_id} of job “{job.name}” lists no build, run, test, seed or snapshot "
+                "step; its last step's artifacts are read."
+            )
+            build_steps = [None]
+        manifest = self.artifact(run_id, "manifest.json", step=build_steps[-1], required=True)
+        results: list[dict] = []
+        for step in build_steps:
+            found = self.artifact(run_id, "run_results.json", step=step, required=False)
+            if found:
+                results.extend(found.get("results") or [])
+        sources = None
+        if run.get("has_sources_generated") or freshness_step:
+            sources = self.artifact(run_id, "sources.json", step=freshness_step, required=False)
+        catalog = None
+        if run.get("has_docs_generated"):
+            catalog = self.artifact(run_id, "catalog.json", step=None, required=False)
+        provenance = Provenance(
+            job_id=job.dbt_id, run_id=run_id, finished_at=parse_time(run.get("finished_at"))
+        )
+        project_id = job.project_id
+        yield parse_artifacts(
+            manifest=manifest,
+            run_results={"results": results} if results else None,
+            sources=sources,
+            catalog=catalog,
+            provenance=provenance,
+            project_id=project_id,
+            explore_url=lambda uid: (
+                f"{self.base}/explore/{self.account}/projects/{project_id}"
+                f"/environments/production/details/{uid}"
+            ),
+        )
+
+
+def walk(
+    client: DbtCloudClient, config: dict[str, Any], *, reporter: Reporter, state: dict
+) -> Iterator:
+    """Jobs, their newest finished runs, and the artifacts of runs not ingested before."""
+    account = AccountWalk(client, config, reporter)
+    client.account()
+    projects = account.projects()
+    environments = account.environments(projects)
+    jobs = [
+        job
+        for job in client.paginate(f"v2/accounts/{client.account_id}/jobs/")
+        if account.wanted(job, environments.get(job.get("environment_id")))
+    ]
+    if not jobs:
+        reporter.warning(
+            "No deployment job matches this integration's settings: nothing to read. "
+            "CI jobs and development environments are left out unless enabled."
+        )
+    ingested: dict[str, int] = dict((state or {}).get("ingested_runs") or {})
+    reporter.progress(0, len(jobs))
+    for done, job in enumerate(jobs, start=1):
+        record = account.job_record(job, projects, environments)
+        yield record
+        run = account.newest_run_with_artifacts(job["id"])
+        if run is None:
+            reporter.warning(f"Job “{record.name}” has no finished run with artifacts yet.")
+        else:
+            yield account.run_record(run)
+            if ingested.get(str(job["id"])) != run["id"]:
+                yield from account.read_run(run, record)
+                ingested[str(job["id"])] = run["id"]
+        reporter.progress(done, len(jobs))
+    yield SyncState({"ingested_runs": ingested})
