@@ -2,7 +2,21 @@
 
 from django.contrib import admin
 
-from .models import Column, Database, Schema, Table
+from .models import (
+    Column,
+    Database,
+    DbtExposure,
+    DbtGroup,
+    DbtJob,
+    DbtNode,
+    DbtRun,
+    DbtTerm,
+    DbtTest,
+    DbtTestResult,
+    Schema,
+    Table,
+    TableLineage,
+)
 
 READ_ONLY_SYNC_FIELDS = ("first_seen_run", "last_changed_run", "created_at", "updated_at")
 
@@ -85,3 +99,90 @@ class ColumnAdmin(admin.ModelAdmin):
     list_select_related = ("table__schema__database", "foreign_key__table__schema__database")
     raw_id_fields = ("table", "foreign_key")
     readonly_fields = READ_ONLY_SYNC_FIELDS
+
+
+@admin.register(DbtJob)
+class DbtJobAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "dbt_id",
+        "integration",
+        "environment_name",
+        "job_type",
+        "schedule_cron",
+    )
+    list_filter = ("integration", "job_type", "deployment_type")
+    search_fields = ("name", "project_name", "environment_name")
+    filter_horizontal = ("builds",)
+
+
+@admin.register(DbtRun)
+class DbtRunAdmin(admin.ModelAdmin):
+    list_display = ("dbt_id", "job", "status", "finished_at", "duration_seconds", "ingested_at")
+    list_filter = ("status", "integration")
+    search_fields = ("dbt_id", "git_sha")
+    list_select_related = ("job",)
+
+
+@admin.register(DbtNode)
+class DbtNodeAdmin(admin.ModelAdmin):
+    list_display = (
+        "unique_id",
+        "resource_type",
+        "materialized",
+        "match_status",
+        "match_rule",
+        "table",
+        "removed",
+    )
+    list_filter = ("integration", "resource_type", "match_status", "removed")
+    search_fields = ("unique_id", "name", "description", "match_reason")
+    list_select_related = ("table__schema__database",)
+    raw_id_fields = ("table", "group", "job", "run")
+
+
+class DbtTestResultInline(admin.TabularInline):
+    model = DbtTestResult
+    fields = ("executed_at", "status", "failures", "message", "run")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(DbtTest)
+class DbtTestAdmin(admin.ModelAdmin):
+    list_display = ("name", "test_type", "status", "failures", "table", "column_name", "severity")
+    list_filter = ("integration", "status", "test_type", "severity")
+    search_fields = ("name", "unique_id", "message")
+    list_select_related = ("table",)
+    raw_id_fields = ("table", "node", "job", "run")
+    inlines = [DbtTestResultInline]
+
+
+@admin.register(DbtExposure)
+class DbtExposureAdmin(admin.ModelAdmin):
+    list_display = ("name", "label", "exposure_type", "owner_name", "maturity")
+    list_filter = ("integration", "exposure_type", "maturity")
+    search_fields = ("name", "label", "description")
+    filter_horizontal = ("tables",)
+
+
+@admin.register(DbtTerm)
+class DbtTermAdmin(admin.ModelAdmin):
+    list_display = ("name", "label", "kind", "term_type", "group")
+    list_filter = ("integration", "kind", "term_type")
+    search_fields = ("name", "label", "description")
+    filter_horizontal = ("tables",)
+
+
+@admin.register(DbtGroup)
+class DbtGroupAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner_name", "owner_email", "integration")
+    search_fields = ("name", "owner_name", "owner_email")
+
+
+@admin.register(TableLineage)
+class TableLineageAdmin(admin.ModelAdmin):
+    list_display = ("upstream", "downstream", "integration")
+    list_filter = ("integration",)
+    raw_id_fields = ("upstream", "downstream")

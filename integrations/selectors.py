@@ -139,3 +139,24 @@ def next_sync_at(integration: Integration) -> datetime | None:
         return None
     now = timezone.now()
     return now + task.schedule.remaining_estimate(task.last_run_at or now)
+
+
+def dbt_overview(integration: Integration) -> dict:
+    """Jobs with their newest runs, and the match report, for a dbt Cloud integration."""
+    from catalog.models import DbtJob, DbtNode, DbtRun
+
+    runs: dict[int, list] = {}
+    for run in DbtRun.objects.filter(integration=integration).order_by("-finished_at")[:200]:
+        runs.setdefault(run.job_id, []).append(run)
+    jobs = list(DbtJob.objects.filter(integration=integration))
+    for job in jobs:
+        job.recent_runs = runs.get(job.pk, [])[:5]
+    report = list(
+        DbtNode.objects.filter(integration=integration, removed=False)
+        .select_related("table__schema__database")
+        .order_by("match_status", "unique_id")
+    )
+    summary = {status: 0 for status in ("matched", "unmatched", "no_table")}
+    for node in report:
+        summary[node.match_status] = summary.get(node.match_status, 0) + 1
+    return {"jobs": jobs, "report": report, "summary": summary}

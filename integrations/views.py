@@ -15,6 +15,7 @@ from .forms import DisconnectForm, ScheduleForm, connect_form_class
 from .models import Integration, SyncRun
 from .roles import can_manage_integrations, require_manager
 from .selectors import (
+    dbt_overview,
     gallery,
     integration_active_run,
     integration_catalog_counts,
@@ -141,6 +142,7 @@ def detail_view(request: HttpRequest, pk: int) -> HttpResponse:
             "counts": integration_catalog_counts(integration),
             "next_sync": next_sync_at(integration),
             "schedule_form": ScheduleForm.for_integration(integration),
+        "dbt": None if integration.connector_obj.is_warehouse else dbt_overview(integration),
             "can_manage": can_manage,
         },
     )

@@ -446,7 +446,7 @@ def _derive(integration, counts: Counts) -> None:
     m = defaultdict(int)
     for n in nodes:
         m[n["_match"].status] += 1
-    counts.kinds["match"] = dict(m)
+    counts.kinds["match_report"] = dict(m)
 
 
 def _columns_of(table_ids: list[int]) -> dict[int, list[dict]]:

@@ -523,7 +523,7 @@ class _Parser:
         # Metrics of dbt < 1.6 list their own dimensions and time grains.
         for name in _list(metric.get("dimensions")):
             if isinstance(name, str):
-                dimensions.setdefault(name, {"name": name, "type": "", "time_granularity": ""})
+                dimensions.setdefault(name, _dimension({"name": name}))
         grains = [d["time_granularity"] for d in dimensions.values()]
         grains.extend(_str(g) for g in _list(metric.get("time_grains")))
         grains.append(_str(metric.get("time_granularity")))

@@ -14,7 +14,7 @@ class TokenForm(forms.Form):
     token = forms.CharField(widget=forms.PasswordInput)
 
 
-def _no_records(config, *, reporter):
+def _no_records(config, *, reporter, state=None):
     return iter(())
 
 

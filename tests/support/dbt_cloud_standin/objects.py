@@ -98,7 +98,9 @@ def cron_schedule(cron: str | None) -> tuple[dict[str, Any], str | None]:
         date = {"type": "custom_cron", "cron": cron}
         return {"cron": cron, "date": date, "time": {"type": "every_hour", "interval": 1}}, None
     minute, hour, *days = fields
-    date = {"type": "every_day"} if days == ["*", "*", "*"] else {"type": "custom_cron", "cron": cron}
+    date = (
+        {"type": "every_day"} if days == ["*", "*", "*"] else {"type": "custom_cron", "cron": cron}
+    )
     if minute.isdigit() and hour.isdigit():
         at = datetime(2000, 1, 1, int(hour), int(minute))
         time = {"type": "at_exact_hours", "hours": [int(hour)]}
@@ -274,9 +276,7 @@ def account_json(account_id: int, name: str) -> dict[str, Any]:
     }
 
 
-def project_json(
-    project_id: int, name: str, account_id: int, **fields: Any
-) -> dict[str, Any]:
+def project_json(project_id: int, name: str, account_id: int, **fields: Any) -> dict[str, Any]:
     return {
         "id": project_id,
         "name": name,
@@ -327,9 +327,7 @@ def environment_json(
     }
 
 
-def job_json(
-    job_id: int, environment: dict[str, Any], name: str, **fields: Any
-) -> dict[str, Any]:
+def job_json(job_id: int, environment: dict[str, Any], name: str, **fields: Any) -> dict[str, Any]:
     job_type, cron = fields["job_type"], fields["cron"]
     triggers = fields.get("triggers") or {
         "github_webhook": job_type == "ci",

@@ -212,7 +212,9 @@ def list_body(
     if state_default is not None:
         raw_state = params.get("state", state_default)
         if raw_state not in STATES:
-            raise BadRequest(f"'{raw_state}' is not a valid state: use 1, 2, active, deleted or all.")
+            raise BadRequest(
+                f"'{raw_state}' is not a valid state: use 1, 2, active, deleted or all."
+            )
         filters_echo["state"] = int(raw_state) if raw_state.isdigit() else raw_state
         if stateful:  # runs echo a state but have none of their own
             rows = [row for row in rows if value_of(row, "state") in STATES[raw_state]]

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from integrations.models import Integration
 
-from .models import Column, Database, Schema, Table
+from ..models import Column, Database, Schema, Table
+from .dbt_export import dbt_by_table, dbt_integration_export
 
 EXPORT_VERSION = 1
 
@@ -82,6 +83,8 @@ def catalog_export_data(*, integration: Integration | None = None) -> dict[str, 
     table_paths = {t["id"]: f"{schema_paths[t['schema_id']]}.{t['name']}" for t in table_rows}
     for c in column_rows:
         column_paths[c["id"]] = f"{table_paths[c['table_id']]}.{c['name']}"
+    all_paths = _all_table_paths() if integration is not None else table_paths
+    dbt_tables = dbt_by_table(list(table_paths), all_paths)
 
     for c in column_rows:
         columns_by_table[c["table_id"]].append(
@@ -106,6 +109,7 @@ def catalog_export_data(*, integration: Integration | None = None) -> dict[str, 
                 "last_altered": t["last_altered"].isoformat() if t["last_altered"] else None,
                 "definition": t["definition"],
                 "columns": columns_by_table[t["id"]],
+                "dbt": dbt_tables.get(t["id"]),
             }
         )
     schemas_by_db = defaultdict(list)
@@ -128,27 +132,16 @@ def catalog_export_data(*, integration: Integration | None = None) -> dict[str, 
                 "status": i.status,
                 "last_synced_at": i.last_synced_at.isoformat() if i.last_synced_at else None,
                 "databases": dbs_by_integration[i.pk],
+                "dbt": None
+                if i.connector_obj.is_warehouse
+                else dbt_integration_export(i, all_paths),
             }
             for i in integrations
         ],
     }
 
 
-def table_browse(*, query: str = "", include_removed: bool = False):
-    """Tables for the browse page: by name or description, current ones first."""
-    tables = Table.objects.select_related("schema__database", "integration")
-    if not include_removed:
-        tables = tables.filter(removed=False)
-    if query:
-        from django.db.models import Q
-
-        tables = tables.filter(Q(name__icontains=query) | Q(description__icontains=query))
-    return tables.order_by("schema__database__name", "schema__name", "name")
-
-
-def table_detail(*, pk: int) -> Table:
-    return Table.objects.select_related("schema__database", "integration").get(pk=pk)
-
-
-def table_columns(*, table: Table) -> list[Column]:
-    return list(table.columns.select_related("foreign_key__table").order_by("ordinal", "name"))
+def _all_table_paths() -> dict[int, str]:
+    """database.schema.table of every table, for references across integrations."""
+    rows = Table.objects.values_list("id", "schema__database__name", "schema__name", "name")
+    return {pk: f"{db}.{schema}.{name}" for pk, db, schema, name in rows}

@@ -1,0 +1,251 @@
+"""What dbt added, shaped for `catalog_export`: per table, and per dbt Cloud integration.
+A fixed number of queries whatever the number of nodes, tests or edges."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from ..models import (
+    DbtExposure,
+    DbtGroup,
+    DbtJob,
+    DbtNode,
+    DbtRun,
+    DbtTerm,
+    DbtTest,
+    DbtTestResult,
+    TableLineage,
+)
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def dbt_by_table(table_ids: list[int], table_paths: dict[int, str]) -> dict[int, dict[str, Any]]:
+    result: dict[int, dict[str, Any]] = defaultdict(
+        lambda: {
+            "nodes": [],
+            "tests": [],
+            "jobs": [],
+            "exposures": [],
+            "terms": [],
+            "upstream": [],
+            "downstream": [],
+        }
+    )
+    jobs = {j.pk: j for j in DbtJob.objects.all()}
+    runs = dict(DbtRun.objects.values_list("pk", "dbt_id"))
+    groups = dict(DbtGroup.objects.values_list("pk", "unique_id"))
+    for n in DbtNode.objects.filter(table_id__in=table_ids, removed=False).order_by("unique_id"):
+        result[n.table_id]["nodes"].append(
+            {
+                "unique_id": n.unique_id,
+                "resource_type": n.resource_type,
+                "url": n.url,
+                "materialized": n.materialized,
+                "access": n.access,
+                "group": groups.get(n.group_id),
+                "contract_enforced": n.contract_enforced,
+                "constraints": n.constraints,
+                "description": n.description,
+                "tags": n.tags,
+                "owner": n.owner,
+                "meta": n.meta,
+                "package": n.package_name,
+                "file": n.original_file_path,
+                "compiled_code": n.compiled_code,
+                "executed_at": _iso(n.executed_at),
+                "execution_status": n.execution_status,
+                "job": jobs[n.job_id].dbt_id if n.job_id in jobs else None,
+                "run": runs.get(n.run_id),
+                "loader": n.loader,
+                "freshness": {
+                    "status": n.freshness_status,
+                    "max_loaded_at": _iso(n.freshness_max_loaded_at),
+                    "age_seconds": n.freshness_age_seconds,
+                }
+                if n.freshness_status
+                else None,
+                "match": {"status": n.match_status, "rule": n.match_rule},
+                "columns": n.columns,
+                "missing_columns": n.missing_columns,
+                "undocumented_columns": n.undocumented_columns,
+            }
+        )
+    tests = list(DbtTest.objects.filter(table_id__in=table_ids, removed=False).order_by("name"))
+    history = defaultdict(list)
+    for h in DbtTestResult.objects.filter(test__in=tests).order_by("executed_at", "id"):
+        history[h.test_id].append(
+            {
+                "status": h.status,
+                "failures": h.failures,
+                "message": h.message,
+                "run": runs.get(h.run_id),
+                "executed_at": _iso(h.executed_at),
+            }
+        )
+    for t in tests:
+        result[t.table_id]["tests"].append(
+            {
+                "unique_id": t.unique_id,
+                "name": t.name,
+                "test_type": t.test_type,
+                "test_name": t.test_name,
+                "column": t.column_name,
+                "severity": t.severity,
+                "status": t.status,
+                "failures": t.failures,
+                "message": t.message,
+                "url": t.url,
+                "tags": t.tags,
+                "description": t.description,
+                "compiled_code": t.compiled_code,
+                "job": jobs[t.job_id].dbt_id if t.job_id in jobs else None,
+                "run": runs.get(t.run_id),
+                "executed_at": _iso(t.executed_at),
+                "history": history[t.pk],
+            }
+        )
+    for job_id, table_id in DbtJob.builds.through.objects.filter(
+        table_id__in=table_ids
+    ).values_list("dbtjob_id", "table_id"):
+        job = jobs[job_id]
+        result[table_id]["jobs"].append({"id": job.dbt_id, "name": job.name, "url": job.url})
+    for model, key, shape in (
+        (
+            DbtExposure,
+            "exposures",
+            lambda e: {
+                "unique_id": e.unique_id,
+                "name": e.name,
+                "label": e.label,
+                "type": e.exposure_type,
+                "url": e.url,
+            },
+        ),
+        (
+            DbtTerm,
+            "terms",
+            lambda t: {"unique_id": t.unique_id, "kind": t.kind, "name": t.name, "label": t.label},
+        ),
+    ):
+        owners = {
+            o.pk: o for o in model.objects.filter(tables__in=table_ids, removed=False).distinct()
+        }
+        through = model.tables.through.objects.filter(table_id__in=table_ids)
+        for owner_id, table_id in through.values_list(f"{model._meta.model_name}_id", "table_id"):
+            if owner_id in owners:
+                result[table_id][key].append(shape(owners[owner_id]))
+    for up, down in TableLineage.objects.filter(downstream_id__in=table_ids).values_list(
+        "upstream_id", "downstream_id"
+    ):
+        result[down]["upstream"].append(table_paths.get(up))
+    for up, down in TableLineage.objects.filter(upstream_id__in=table_ids).values_list(
+        "upstream_id", "downstream_id"
+    ):
+        result[up]["downstream"].append(table_paths.get(down))
+    return result
+
+
+def dbt_integration_export(integration, table_paths: dict[int, str]) -> dict[str, Any]:
+    runs = defaultdict(list)
+    for r in DbtRun.objects.filter(integration=integration).order_by("-finished_at"):
+        runs[r.job_id].append(
+            {
+                "id": r.dbt_id,
+                "status": r.status,
+                "status_code": r.status_code,
+                "started_at": _iso(r.started_at),
+                "finished_at": _iso(r.finished_at),
+                "duration_seconds": r.duration_seconds,
+                "url": r.url,
+                "trigger": r.trigger_cause,
+                "git_sha": r.git_sha,
+                "ingested": r.ingested_at is not None,
+            }
+        )
+    return {
+        "jobs": [
+            {
+                "id": j.dbt_id,
+                "name": j.name,
+                "url": j.url,
+                "project": j.project_name,
+                "environment": j.environment_name,
+                "deployment_type": j.deployment_type,
+                "job_type": j.job_type,
+                "schedule": j.schedule_cron,
+                "generates_docs": j.generate_docs,
+                "runs_freshness": j.run_generate_sources,
+                "runs": runs[j.pk],
+            }
+            for j in DbtJob.objects.filter(integration=integration)
+        ],
+        "match_report": [
+            {
+                "unique_id": n.unique_id,
+                "resource_type": n.resource_type,
+                "status": n.match_status,
+                "rule": n.match_rule,
+                "reason": n.match_reason,
+                "nearest": n.match_candidate,
+                "table": table_paths.get(n.table_id),
+                "missing_columns": n.missing_columns,
+                "undocumented_columns": n.undocumented_columns,
+            }
+            for n in DbtNode.objects.filter(integration=integration, removed=False).order_by(
+                "unique_id"
+            )
+        ],
+        "groups": [
+            {
+                "unique_id": g.unique_id,
+                "name": g.name,
+                "owner_name": g.owner_name,
+                "owner_email": g.owner_email,
+                "description": g.description,
+                "models": sorted(n.unique_id for n in g.nodes.all()),
+            }
+            for g in DbtGroup.objects.filter(
+                integration=integration, removed=False
+            ).prefetch_related("nodes")
+        ],
+        "exposures": [
+            {
+                "unique_id": e.unique_id,
+                "name": e.name,
+                "label": e.label,
+                "type": e.exposure_type,
+                "description": e.description,
+                "owner_name": e.owner_name,
+                "owner_email": e.owner_email,
+                "url": e.url,
+                "maturity": e.maturity,
+                "tags": e.tags,
+                "tables": sorted(table_paths.get(t.pk, str(t.pk)) for t in e.tables.all()),
+            }
+            for e in DbtExposure.objects.filter(
+                integration=integration, removed=False
+            ).prefetch_related("tables")
+        ],
+        "terms": [
+            {
+                "unique_id": t.unique_id,
+                "kind": t.kind,
+                "name": t.name,
+                "label": t.label,
+                "type": t.term_type,
+                "description": t.description,
+                "dimensions": t.dimensions,
+                "time_grains": t.time_grains,
+                "measures": t.measures,
+                "owner": t.owner,
+                "tables": sorted(table_paths.get(x.pk, str(x.pk)) for x in t.tables.all()),
+            }
+            for t in DbtTerm.objects.filter(
+                integration=integration, removed=False
+            ).prefetch_related("tables")
+        ],
+    }
