@@ -153,6 +153,12 @@ SYNC_WARNINGS_CAP = 100
 # "acme.getdbt.com"; and plain http to a loopback address, for local stand-ins only.
 DBT_CLOUD_EXTRA_HOSTS = env.list("DBT_CLOUD_EXTRA_HOSTS", default=[])
 DBT_CLOUD_ALLOW_LOOPBACK_HTTP = env.bool("DBT_CLOUD_ALLOW_LOOPBACK_HTTP", default=False)
+# The API client: seconds per request, attempts per request, and backoff between attempts
+# (doubling from DBT_CLOUD_BACKOFF, with jitter, capped; a Retry-After header is honoured).
+DBT_CLOUD_TIMEOUT = env.float("DBT_CLOUD_TIMEOUT", default=60)
+DBT_CLOUD_MAX_ATTEMPTS = env.int("DBT_CLOUD_MAX_ATTEMPTS", default=5)
+DBT_CLOUD_BACKOFF = env.float("DBT_CLOUD_BACKOFF", default=2)
+DBT_CLOUD_MAX_BACKOFF = env.float("DBT_CLOUD_MAX_BACKOFF", default=300)
 
 LOGGING = {
     "version": 1,

@@ -142,7 +142,7 @@ def detail_view(request: HttpRequest, pk: int) -> HttpResponse:
             "counts": integration_catalog_counts(integration),
             "next_sync": next_sync_at(integration),
             "schedule_form": ScheduleForm.for_integration(integration),
-        "dbt": None if integration.connector_obj.is_warehouse else dbt_overview(integration),
+            "dbt": None if integration.connector_obj.is_warehouse else dbt_overview(integration),
             "can_manage": can_manage,
         },
     )

@@ -94,7 +94,14 @@ def start_worker(name: str, **env: str) -> WorkerProcess:
 def celery_worker_process(django_db_setup, django_db_blocker):
     """One worker for the session, on its own queue; tasks sent by the tests go there."""
     _require_real_services()
-    worker = start_worker("session", SYNC_MAX_ATTEMPTS="2", SYNC_RETRY_BACKOFF="1")
+    worker = start_worker(
+        "session",
+        SYNC_MAX_ATTEMPTS="2",
+        SYNC_RETRY_BACKOFF="1",
+        DBT_CLOUD_BACKOFF="0.05",
+        DBT_CLOUD_MAX_BACKOFF="0.2",
+        DBT_CLOUD_TIMEOUT="5",
+    )
     yield worker
     worker.stop()
 

@@ -76,7 +76,9 @@ def dbt_by_table(table_ids: list[int], table_paths: dict[int, str]) -> dict[int,
         )
     tests = list(DbtTest.objects.filter(table_id__in=table_ids, removed=False).order_by("name"))
     history = defaultdict(list)
-    for h in DbtTestResult.objects.filter(test__in=tests).order_by("executed_at", "id"):
+    for h in DbtTestResult.objects.filter(
+        test__table_id__in=table_ids, test__removed=False
+    ).order_by("executed_at", "id"):
         history[h.test_id].append(
             {
                 "status": h.status,

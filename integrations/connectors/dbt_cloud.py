@@ -123,6 +123,7 @@ class DbtCloudForm(forms.Form):
             ("dbt_wins", "dbt always wins, over warehouse comments and people's edits"),
         ],
         initial="fill",
+        required=False,
     )
     project_ids = PatternListField(
         label="Only projects", help_text="dbt Cloud project IDs; empty: all."
@@ -142,16 +143,26 @@ class DbtCloudForm(forms.Form):
         label="Include development environments", required=False
     )
 
+    def clean_description_policy(self) -> str:
+        return self.cleaned_data.get("description_policy") or "fill"
+
     def clean_access_url(self) -> str:
         return validate_access_url(self.cleaned_data["access_url"])
 
 
 def client_for(config: dict[str, Any], **kwargs: Any) -> DbtCloudClient:
+    options = {
+        "timeout": settings.DBT_CLOUD_TIMEOUT,
+        "max_attempts": settings.DBT_CLOUD_MAX_ATTEMPTS,
+        "backoff": settings.DBT_CLOUD_BACKOFF,
+        "max_backoff": settings.DBT_CLOUD_MAX_BACKOFF,
+        **kwargs,
+    }
     return DbtCloudClient(
         access_url=config["access_url"],
         token=config["token"],
         account_id=config["account_id"],
-        **kwargs,
+        **options,
     )
 
 

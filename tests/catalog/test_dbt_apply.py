@@ -28,12 +28,18 @@ from tests.support.dbt_fixtures import artifact, job, one_run, run, tuva_manifes
 pytestmark = pytest.mark.django_db
 
 MANIFEST = artifact("manifest.json")
-RELATIONS = [uid for uid, n in MANIFEST["nodes"].items() if n["resource_type"] in ("model", "seed", "snapshot")]
+RELATIONS = [
+    uid
+    for uid, n in MANIFEST["nodes"].items()
+    if n["resource_type"] in ("model", "seed", "snapshot")
+]
 
 
 @pytest.fixture
 def warehouse(warehouse_config) -> Integration:
-    integration = Integration.objects.create(connector="postgres", name="jaffle_shop", config=warehouse_config)
+    integration = Integration.objects.create(
+        connector="postgres", name="jaffle_shop", config=warehouse_config
+    )
     assert sync_execute(run=SyncRun.objects.create(integration=integration)).value == "succeeded"
     return integration
 
@@ -41,14 +47,19 @@ def warehouse(warehouse_config) -> Integration:
 @pytest.fixture
 def dbt(warehouse) -> Integration:
     return Integration.objects.create(
-        connector="dbt_cloud", name="dbt",
+        connector="dbt_cloud",
+        name="dbt",
         config={"account_id": 1, "access_url": "https://ab123.us1.dbt.com", "token": "t"},
     )
 
 
 def apply(dbt, records):
     dbt.refresh_from_db()
-    return dbt_apply(integration=dbt, run=SyncRun.objects.create(integration=dbt, status="succeeded"), records=records)
+    return dbt_apply(
+        integration=dbt,
+        run=SyncRun.objects.create(integration=dbt, status="succeeded"),
+        records=records,
+    )
 
 
 def node(uid: str) -> DbtNode:
@@ -62,12 +73,18 @@ def test_every_model_seed_and_snapshot_and_source_matches_its_warehouse_table(db
     for uid in RELATIONS:
         n = node(uid)
         assert n.match_status == "matched", (uid, n.match_reason)
-        assert (n.table.schema.name, n.table.name) == (MANIFEST["nodes"][uid]["schema"], MANIFEST["nodes"][uid]["alias"])
+        assert (n.table.schema.name, n.table.name) == (
+            MANIFEST["nodes"][uid]["schema"],
+            MANIFEST["nodes"][uid]["alias"],
+        )
         assert n.match_rule.startswith("relation_name")
     for uid, source in MANIFEST["sources"].items():
         assert node(uid).table.name == source["identifier"]
     # The seed and the source over one table both enrich it, without fighting.
-    assert node("seed.jaffle_shop.raw_orders").table_id == node("source.jaffle_shop.jaffle_raw.raw_orders").table_id
+    assert (
+        node("seed.jaffle_shop.raw_orders").table_id
+        == node("source.jaffle_shop.jaffle_raw.raw_orders").table_id
+    )
     assert counts["match_report"] == {"matched": 13}
 
 
@@ -82,12 +99,17 @@ def test_descriptions_of_models_and_columns_come_from_dbt(dbt):
             if not declared["description"] or column_name == "total_order_amount":
                 continue
             column = Column.objects.get(table=table, name=column_name)
-            assert (column.description, column.description_source) == (declared["description"], "dbt")
+            assert (column.description, column.description_source) == (
+                declared["description"],
+                "dbt",
+            )
 
 
 def test_warehouse_comments_are_kept_unless_the_policy_says_dbt_wins(dbt):
     table = Table.objects.get(name="raw_customers")
-    Table.objects.filter(pk=table.pk).update(description="Comment typed by a DBA", description_source="warehouse")
+    Table.objects.filter(pk=table.pk).update(
+        description="Comment typed by a DBA", description_source="warehouse"
+    )
     apply(dbt, one_run())
     assert Table.objects.get(pk=table.pk).description == "Comment typed by a DBA"
 
@@ -101,7 +123,9 @@ def test_warehouse_comments_are_kept_unless_the_policy_says_dbt_wins(dbt):
 
 def test_a_users_edit_wins_over_dbt(dbt):
     table = Table.objects.get(name="customers")
-    Table.objects.filter(pk=table.pk).update(description="Written by an analyst", description_source="user")
+    Table.objects.filter(pk=table.pk).update(
+        description="Written by an analyst", description_source="user"
+    )
     apply(dbt, one_run())
     assert Table.objects.get(pk=table.pk).description == "Written by an analyst"
 
@@ -113,7 +137,9 @@ def test_dim_dates_carries_tags_owner_group_and_contract(dbt):
     assert table.owners == ["finance-analytics@jaffle.example.com"]
     n = node("model.jaffle_shop.dim_dates")
     assert n.contract_enforced and n.access == "public" and n.materialized == "table"
-    assert n.group.name == "finance" and n.group.owner_email == "finance-analytics@jaffle.example.com"
+    assert (
+        n.group.name == "finance" and n.group.owner_email == "finance-analytics@jaffle.example.com"
+    )
     assert [c["name"] for c in n.constraints] == ["dim_dates_iso_day_of_week_range"]
     assert n.compiled_code and n.url.endswith("/details/model.jaffle_shop.dim_dates")
     assert n.job.name == "Prod nightly" and n.run.dbt_id == 9001
@@ -124,7 +150,12 @@ def test_dim_dates_carries_tags_owner_group_and_contract(dbt):
 def test_tests_have_status_failures_and_the_table_they_test(dbt):
     apply(dbt, one_run())
     failing = DbtTest.objects.get(name="not_null_raw_orders_snapshot_dbt_valid_to")
-    assert (failing.status, failing.failures, failing.table.name, failing.column_name) == ("fail", 99, "raw_orders_snapshot", "dbt_valid_to")
+    assert (failing.status, failing.failures, failing.table.name, failing.column_name) == (
+        "fail",
+        99,
+        "raw_orders_snapshot",
+        "dbt_valid_to",
+    )
     assert failing.message == "Got 99 results, configured to fail if != 0"
     assert failing.run.dbt_id == 9001 and failing.job.dbt_id == 4021
     warn = DbtTest.objects.get(name="source_unique_jaffle_raw_raw_payments_order_id")
@@ -132,7 +163,9 @@ def test_tests_have_status_failures_and_the_table_they_test(dbt):
     data_tests = DbtTest.objects.exclude(test_type="constraint")
     assert data_tests.count() == 33 and data_tests.filter(status="pass").count() == 31
     constraints = DbtTest.objects.filter(test_type="constraint")
-    assert constraints.exists() and set(constraints.values_list("table__name", flat=True)) == {"dim_dates"}
+    assert constraints.exists() and set(constraints.values_list("table__name", flat=True)) == {
+        "dim_dates"
+    }
     assert DbtTestResult.objects.count() == DbtTest.objects.exclude(status="").count()
 
 
@@ -142,12 +175,23 @@ def test_freshness_exposure_terms_and_lineage(dbt):
     assert freshness == {"raw_customers": "pass", "raw_payments": "warn", "raw_orders": "error"}
     exposure = DbtExposure.objects.get()
     assert exposure.name == "customer_revenue_dashboard" and exposure.exposure_type == "dashboard"
-    assert set(exposure.tables.values_list("name", flat=True)) == {"customers", "orders", "dim_dates"}
+    assert set(exposure.tables.values_list("name", flat=True)) == {
+        "customers",
+        "orders",
+        "dim_dates",
+    }
     assert (exposure.owner_name, exposure.maturity) == ("Finance Analytics", "high")
     metrics = DbtTerm.objects.filter(kind="metric")
-    assert set(metrics.values_list("name", flat=True)) == {"order_total", "order_count", "average_order_value"}
+    assert set(metrics.values_list("name", flat=True)) == {
+        "order_total",
+        "order_count",
+        "average_order_value",
+    }
     assert all(set(m.tables.values_list("name", flat=True)) == {"orders"} for m in metrics)
-    edges = {(e.upstream.name, e.downstream.name) for e in TableLineage.objects.select_related("upstream", "downstream")}
+    edges = {
+        (e.upstream.name, e.downstream.name)
+        for e in TableLineage.objects.select_related("upstream", "downstream")
+    }
     assert ("stg_customers", "customers") in edges and ("raw_orders", "stg_orders") in edges
     assert ("orders", "dim_dates") in edges
     job_tables = set(DbtJob.objects.get().builds.values_list("name", flat=True))
@@ -182,7 +226,10 @@ def test_a_new_run_that_flips_a_test_adds_one_history_row(dbt):
 
     test.refresh_from_db()
     assert (test.status, test.failures, test.run.dbt_id) == ("pass", 0, 9002)
-    assert list(test.history.order_by("executed_at", "id").values_list("status", flat=True)) == ["fail", "pass"]
+    assert list(test.history.order_by("executed_at", "id").values_list("status", flat=True)) == [
+        "fail",
+        "pass",
+    ]
     unchanged = DbtTest.objects.get(name="source_unique_jaffle_raw_raw_payments_order_id")
     assert unchanged.history.count() == 1  # same outcome: no new history row
 
@@ -190,10 +237,16 @@ def test_a_new_run_that_flips_a_test_adds_one_history_row(dbt):
 def test_the_newest_fact_wins_across_jobs(dbt):
     newer = artifact("run_results.json")
     for r in newer["results"]:
-        if r["unique_id"] == "test.jaffle_shop.not_null_raw_orders_snapshot_dbt_valid_to.ec565168da":
+        if (
+            r["unique_id"]
+            == "test.jaffle_shop.not_null_raw_orders_snapshot_dbt_valid_to.ec565168da"
+        ):
             r.update(status="pass", failures=0)
     # Job B's run finished later than job A's, and both arrive in one sync.
-    records = [*one_run(9001, job_id=1, hour=5), *one_run(9100, job_id=2, hour=7, run_results=newer)]
+    records = [
+        *one_run(9001, job_id=1, hour=5),
+        *one_run(9100, job_id=2, hour=7, run_results=newer),
+    ]
     apply(dbt, records)
     test = DbtTest.objects.get(name="not_null_raw_orders_snapshot_dbt_valid_to")
     assert (test.status, test.job.dbt_id, test.run.dbt_id) == ("pass", 2, 9100)
@@ -224,8 +277,14 @@ def test_tuva_manifest_yields_a_match_report_for_every_model(dbt):
     from integrations.connectors.dbt_records import Provenance
     from tests.support.dbt_fixtures import finished
 
-    parsed = parse_artifacts(manifest=tuva_manifest(), run_results=None, sources=None, catalog=None,
-                             provenance=Provenance(1, 2, finished(5)), project_id=1)
+    parsed = parse_artifacts(
+        manifest=tuva_manifest(),
+        run_results=None,
+        sources=None,
+        catalog=None,
+        provenance=Provenance(1, 2, finished(5)),
+        project_id=1,
+    )
     apply(dbt, [job(1), run(2, job_id=1), parsed])
     models = DbtNode.objects.filter(resource_type="model")
     assert models.count() == 737

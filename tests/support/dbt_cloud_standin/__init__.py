@@ -11,13 +11,14 @@ dbt Cloud tests. Tests build the account's world with `add_*` and inject faults 
     standin.add_job(70403103922400, 70403103922200, 70403103922300, "Nightly")
     standin.add_jaffle_shop_run(70403110257794, 70403103922400)
 
-Layout: state.py (what is served), objects.py (JSON shapes), queries.py (list filters,
-ordering, pagination), server.py (HTTP), jaffle.py (fixture artifacts), standin.py (API).
+Layout: standin.py (the API tests use), state.py (what is served), objects.py (JSON
+shapes), queries.py (list filters, ordering, pagination), endpoints.py (one function per
+path), replies.py (envelope, faults), server.py (HTTP), jaffle.py (fixture artifacts).
 """
 
 from .jaffle import docs_run_results, jaffle_shop_steps
 from .objects import TIMEOUT_MESSAGE
-from .server import envelope
+from .replies import envelope
 from .standin import DbtCloudStandin
 from .state import RunRow, RunStep, StandinState
 

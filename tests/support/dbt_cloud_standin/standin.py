@@ -34,7 +34,10 @@ class DbtCloudStandin:
     def __init__(self, state: StandinState | None = None) -> None:
         self.state = state or StandinState()
         self.server = Server(self.state)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll keeps stop() quick: shutdown() waits for the loop to notice.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
