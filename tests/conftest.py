@@ -104,6 +104,22 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     )
     yield worker
     worker.stop()
+    _close_other_sessions()
+
+
+def _close_other_sessions() -> None:
+    """Workers killed mid-query can leave a backend behind; the test database can only be
+    dropped once they are gone."""
+    import psycopg
+    from django.db import connection
+
+    own = connection.connection.info.backend_pid if connection.connection else 0
+    with psycopg.connect(_database_url().rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid() AND pid <> %s",
+            [settings.DATABASES["default"]["NAME"], own],
+        )
 
 
 @pytest.fixture
