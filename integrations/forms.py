@@ -25,6 +25,8 @@ class _ConnectFormMixin:
         if instance is not None and "initial" not in kwargs:
             kwargs["initial"] = {"name": instance.name, **instance.public_config()}
         super().__init__(*args, **kwargs)
+        if instance is not None and hasattr(self, "use_stored_config"):
+            self.use_stored_config(instance.config)
         for name in self.connector.secret_fields:
             field = self.fields[name]
             field.widget.attrs["autocomplete"] = "new-password"

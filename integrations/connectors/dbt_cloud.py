@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.conf import settings
 
-from .base import TRANSFORM, Connector, PatternListField, Reporter
+from .base import TRANSFORM, Connector, ConnectorError, PatternListField, Reporter
 from .dbt_cloud_api import DbtCloudClient
 
 # Multi-tenant hosts (reference §1): account-prefixed cells and the legacy shared hosts.
@@ -143,6 +143,27 @@ class DbtCloudForm(forms.Form):
         label="Include development environments", required=False
     )
 
+    def use_stored_config(self, config: dict[str, Any]) -> None:
+        """Offer the account's projects, environments and jobs as choices, read from the API
+        with the stored credentials; left as typed IDs when dbt Cloud cannot be reached."""
+        try:
+            choices = account_choices(config)
+        except ConnectorError as exc:
+            for name in ("project_ids", "environment_ids", "job_ids"):
+                self.fields[name].help_text += f" (Could not list them from dbt Cloud: {exc})"
+            return
+        for name, options in choices.items():
+            old = self.fields[name]
+            self.fields[name] = forms.TypedMultipleChoiceField(
+                label=old.label,
+                required=False,
+                choices=options,
+                coerce=str,
+                widget=forms.CheckboxSelectMultiple,
+                help_text="None ticked: all.",
+            )
+            self.initial[name] = [str(v) for v in config.get(name) or []]
+
     def clean_description_policy(self) -> str:
         return self.cleaned_data.get("description_policy") or "fill"
 
@@ -164,6 +185,40 @@ def client_for(config: dict[str, Any], **kwargs: Any) -> DbtCloudClient:
         account_id=config["account_id"],
         **options,
     )
+
+
+def account_choices(config: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """(id, label) pairs for the form's project, environment and job pickers."""
+    with client_for(config, max_attempts=1, timeout=10) as client:
+        account = client.account_id
+        projects = list(client.paginate(f"v3/accounts/{account}/projects/"))
+        environments = [
+            env
+            for project in projects
+            for env in client.paginate(
+                f"v3/accounts/{account}/projects/{project['id']}/environments/"
+            )
+        ]
+        jobs = list(client.paginate(f"v2/accounts/{account}/jobs/"))
+    names = {p["id"]: p.get("name", p["id"]) for p in projects}
+    env_names = {e["id"]: e.get("name", e["id"]) for e in environments}
+    return {
+        "project_ids": [(str(p["id"]), p.get("name") or str(p["id"])) for p in projects],
+        "environment_ids": [
+            (
+                str(e["id"]),
+                f"{names.get(e.get('project_id'), '?')} / {e.get('name')} ({e.get('type')})",
+            )
+            for e in environments
+        ],
+        "job_ids": [
+            (
+                str(j["id"]),
+                f"{j.get('name')} — {env_names.get(j.get('environment_id'), '?')}, {j.get('job_type')}",
+            )
+            for j in jobs
+        ],
+    }
 
 
 def test_connection(config: dict[str, Any]) -> str:

@@ -112,6 +112,7 @@ class AccountWalk:
                 "status__in": FINISHED_WITH_ARTIFACTS,
                 "order_by": "-finished_at",
                 "limit": RUNS_PER_JOB_LOOKED_AT,
+                "include_related": "trigger",
             },
         )
         for run in runs or []:

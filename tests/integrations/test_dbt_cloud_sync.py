@@ -86,7 +86,9 @@ def test_worker_syncs_dbt_cloud_and_enriches_the_warehouse_tables(worker, connec
     assert chained.status == SyncRun.Status.SUCCEEDED, chained.error
 
     assert set(DbtJob.objects.values_list("dbt_id", flat=True)) == {PROD_JOB}  # no CI, no dev
-    assert DbtRun.objects.get(dbt_id=101).ingested_at is not None
+    newest = DbtRun.objects.get(dbt_id=101)
+    assert newest.ingested_at is not None and (newest.status, newest.status_code) == ("error", 20)
+    assert newest.trigger_cause == "scheduled" and newest.url.endswith("/runs/101/")
     assert not DbtRun.objects.filter(dbt_id__in=[100, 102, 200, 300]).exists()
     relations = [
         uid

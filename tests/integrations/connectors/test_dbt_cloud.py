@@ -170,3 +170,48 @@ def test_form_post_with_a_bad_token_keeps_input_but_not_the_token(
     assert 'value="dbt prod"' in body and f'value="{dbt_cloud.url}"' in body
     assert "dbtc_typed_Wrong" not in body
     assert Integration.objects.filter(connector="dbt_cloud").count() == 0
+
+
+@pytest.mark.django_db
+def test_edit_form_lists_projects_environments_and_jobs_from_the_api(client, dbt_cloud, warehouse_config):
+    from tests.factories import admin_user
+
+    client.force_login(admin_user())
+    postgres_integration(warehouse_config)
+    dbt_cloud.add_account(7, "Acme")
+    dbt_cloud.add_project(70, "analytics", 7)
+    dbt_cloud.add_environment(700, 70, "Production", "deployment", "production")
+    dbt_cloud.add_job(7000, 70, 700, "Nightly build")
+    dbt_cloud.add_job(7001, 70, 700, "PR checks", job_type="ci", cron=None)
+    config = {"account_id": 7, "access_url": dbt_cloud.url, "token": dbt_cloud.state.token}
+    integration = integration_create(connector_key="dbt_cloud", name="dbt", config=config)
+
+    page = client.get(f"/integrations/{integration.pk}/edit/")
+    form = page.context["form"]
+    assert ("7000", "Nightly build — Production, scheduled") in form.fields["job_ids"].choices
+    assert ("70", "analytics") in form.fields["project_ids"].choices
+    assert "Nightly build" in page.content.decode()
+
+    response = client.post(f"/integrations/{integration.pk}/edit/", {
+        "name": "dbt", "account_id": "7", "access_url": dbt_cloud.url, "token": "",
+        "description_policy": "fill", "job_ids": ["7000"],
+    })
+    assert response.status_code == 302
+    integration.refresh_from_db()
+    assert integration.config["job_ids"] == ["7000"]
+    assert integration.config["token"] == dbt_cloud.state.token
+
+
+@pytest.mark.django_db
+def test_edit_form_keeps_typed_ids_when_dbt_cloud_cannot_be_reached(client, dbt_cloud, warehouse_config):
+    from tests.factories import admin_user
+
+    client.force_login(admin_user())
+    postgres_integration(warehouse_config)
+    dbt_cloud.add_account(7, "Acme")
+    config = {"account_id": 7, "access_url": dbt_cloud.url, "token": dbt_cloud.state.token}
+    integration = integration_create(connector_key="dbt_cloud", name="dbt", config=config)
+    dbt_cloud.state.token = "revoked"
+    page = client.get(f"/integrations/{integration.pk}/edit/")
+    assert "Could not list them from dbt Cloud: dbt Cloud refused the token" in page.content.decode()
+    assert "revoked" not in page.content.decode()
