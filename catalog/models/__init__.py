@@ -11,7 +11,15 @@ from .dbt import (
     DbtTestResult,
     TableLineage,
 )
-from .warehouse import CatalogObject, Column, Database, DescriptionSource, Schema, Table
+from .warehouse import (
+    CatalogObject,
+    Column,
+    Database,
+    DescriptionSource,
+    EditRecord,
+    Schema,
+    Table,
+)
 
 __all__ = [
     "CatalogObject",
@@ -26,6 +34,7 @@ __all__ = [
     "DbtTest",
     "DbtTestResult",
     "DescriptionSource",
+    "EditRecord",
     "Schema",
     "Table",
     "TableLineage",

@@ -126,3 +126,28 @@ class Column(CatalogObject):
 
     def __str__(self) -> str:
         return f"{self.table.name}.{self.name}"
+
+
+class EditRecord(models.Model):
+    """One change a person made to a description, tags or owners: who, when, old → new."""
+
+    table = models.ForeignKey(
+        Table, null=True, blank=True, on_delete=models.CASCADE, related_name="edits"
+    )
+    column = models.ForeignKey(
+        Column, null=True, blank=True, on_delete=models.CASCADE, related_name="edits"
+    )
+    field = models.CharField(max_length=20)
+    old_value = models.JSONField(null=True, blank=True)
+    new_value = models.JSONField(null=True, blank=True)
+    old_source = models.CharField(max_length=20, blank=True)
+    user = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    edited_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-edited_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.field} edited by {self.user_id} at {self.edited_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,857 @@
+"""How long enriching the catalog from a dbt Cloud run takes, what memory it needs and how
+many statements it sends to the catalog database: a benchmark to run by hand, not a test.
+
+Run it from the project root, with a PostgreSQL server that trusts local connections:
+
+    .venv/bin/python -m benchmarks.dbt_enrichment                     # Tuva, then 1,000 and 10,000 x 20
+    .venv/bin/python -m benchmarks.dbt_enrichment --models 2000 --columns 10 --json bench.json
+    .venv/bin/python -m benchmarks.dbt_enrichment --sizes 500,1000,2000 --skip-tuva
+    .venv/bin/python -m benchmarks.dbt_enrichment --profile /tmp/prof  # then: python -m pstats ...
+
+Steps:
+1. Points Django at a fresh catalog database `bench_dbtcat_<hex>` on the server (or at
+   `--catalog-url`) and migrates it.
+2. Case A, Tuva: the Tuva project's manifest (tests/fixtures/tuva-manifest.json.gz, a
+   Snowflake project, 737 models and 132 seeds, no run_results) is written uncompressed to a
+   temporary directory. A Postgres warehouse integration is created with bulk_create, no
+   connection test, holding a table for each non-ephemeral model and seed, named as its
+   relation_name says: Tuva's are unquoted, so the names are the lower-case ones Postgres would
+   fold them to, with the columns the manifest declares.
+3. Case B, generated: for each size (`--sizes`, by default --models/10 and --models), a
+   project of N models x M columns from `benchmarks.synthetic_dbt` (sources, staging,
+   intermediate and mart models each reading 1-3 earlier ones, descriptions, tags, owners,
+   not_null and unique tests mostly passing, quoted Postgres relation names) with its
+   run_results, and the warehouse tables for it, built the same way.
+4. For each case, two dbt Cloud integrations (twins) over that warehouse. The timed one runs
+   the enrichment bare: read the artifact files, `load_artifact`, `parse_artifacts`, then
+   `dbt_apply` with the job, the run, the artifacts and the sync state, on a new SyncRun. The
+   dbt values it wrote on tables and columns are then cleared, and the traced twin runs the
+   same under tracemalloc, without the statement log. Last, the timed integration gets a sync
+   that found no new run (the job and run records only), which must write nothing.
+   Before the next case, the warehouse's tables are flagged removed so that matching sees
+   only the next one's.
+
+Figures per enrichment, from the timed twin unless said otherwise:
+- parse and apply wall time, and their total;
+- catalog SQL statements `dbt_apply` sends (CaptureQueriesContext, which forces the debug
+  cursor whatever settings.DEBUG says), by verb, their time as the debug cursor saw it, and the
+  size of the SQL text;
+- RSS growth: the process's peak resident set (getrusage's ru_maxrss, reset beforehand through
+  /proc/self/clear_refs) minus the resident set at the start. It counts everything, the debug
+  cursor's copy of the SQL included;
+- Python peak, from the traced twin: tracemalloc's peak during the parse (the file's bytes,
+  the JSON and the records) and during the apply (the records still held, plus everything
+  dbt_apply builds); their maximum over the manifest's size on disk is the ratio the target
+  is about;
+- the run's counts, and the match report.
+
+It exits with status 1 when a figure says something is wrong: a match report other than the
+expected one, a sync with no new run that writes anything but its SyncRun. The databases it
+created are dropped at the end, failed or not, unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import gzip
+import json
+import random
+import sys
+import tempfile
+import time
+import tracemalloc
+import uuid
+from collections import Counter, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+
+from .synthetic import Server
+from .synthetic_dbt import Relation, plan_project, warehouse_relations
+from .warehouse_sync import (
+    MIB,
+    QUERY_LOG_LIMIT,
+    BenchmarkFailed,
+    cleanup,
+    profiled,
+    rss_growth,
+    setup_django,
+    slug,
+    without_password,
+)
+
+TUVA = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tuva-manifest.json.gz"
+TUVA_TARGET_S = 10.0
+PEAK_TARGET_RATIO = 4.0
+JOB_ID, RUN_ID, PROJECT_ID = 4021, 9001, 70000000000310
+FINISHED_AT = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
+WRITES = ("INSERT", "UPDATE", "DELETE")
+BULK = 5000
+
+
+# --- The records a dbt Cloud sync yields --------------------------------------------------
+
+
+def job_record():
+    from integrations.connectors.dbt_records import DbtJobRecord
+
+    return DbtJobRecord(
+        dbt_id=JOB_ID,
+        name="Prod nightly",
+        project_id=PROJECT_ID,
+        project_name="bench",
+        environment_id=555,
+        environment_name="Production",
+        environment_type="deployment",
+        deployment_type="production",
+        job_type="scheduled",
+        schedule_cron="0 5 * * *",
+        generate_docs=True,
+        run_generate_sources=True,
+        execute_steps=("dbt build",),
+        url=f"https://cloud.getdbt.com/deploy/1/projects/{PROJECT_ID}/jobs/{JOB_ID}",
+    )
+
+
+def run_record():
+    from integrations.connectors.dbt_records import DbtRunRecord
+
+    return DbtRunRecord(
+        dbt_id=RUN_ID,
+        job_id=JOB_ID,
+        status_code=10,
+        started_at=FINISHED_AT.replace(hour=4),
+        finished_at=FINISHED_AT,
+        duration_seconds=3600.0,
+        url=f"https://cloud.getdbt.com/runs/{RUN_ID}/",
+        trigger_cause="scheduled",
+        git_sha="4be1c0f2",
+        git_branch="main",
+        has_docs_generated=False,
+        has_sources_generated=False,
+    )
+
+
+@dataclass
+class ArtifactFiles:
+    """A run's artifacts as dbt Cloud serves them: uncompressed JSON."""
+
+    manifest: Path
+    run_results: Path | None = None
+
+    @property
+    def manifest_bytes(self) -> int:
+        return self.manifest.stat().st_size
+
+
+def parse_files(files: ArtifactFiles):
+    """What the connector does with a run's downloads: the dicts are gone when it returns."""
+    from integrations.connectors.dbt_artifacts import load_artifact, parse_artifacts
+    from integrations.connectors.dbt_records import Provenance
+
+    manifest = load_artifact(files.manifest.read_bytes(), name="manifest.json", run_id=RUN_ID)
+    run_results = None
+    if files.run_results is not None:
+        run_results = load_artifact(
+            files.run_results.read_bytes(), name="run_results.json", run_id=RUN_ID
+        )
+    return parse_artifacts(
+        manifest=manifest,
+        run_results=run_results,
+        sources=None,
+        catalog=None,
+        provenance=Provenance(job_id=JOB_ID, run_id=RUN_ID, finished_at=FINISHED_AT),
+        project_id=PROJECT_ID,
+    )
+
+
+# --- The catalog's side -------------------------------------------------------------------
+
+
+def create_warehouse(name: str, relations: list[Relation]):
+    """A Postgres integration and its catalog rows, written directly: no warehouse to read."""
+    from catalog.models import Column, Database, DescriptionSource, Schema, Table
+    from integrations.models import Integration
+
+    integration = Integration.objects.create(
+        connector="postgres",
+        name=name,
+        config={
+            "host": "127.0.0.1",
+            "port": 5432,
+            "database": relations[0].database,
+            "user": "bench",
+            "password": "",
+            "sslmode": "disable",
+        },
+    )
+    databases = {
+        d.name: d
+        for d in Database.objects.bulk_create(
+            Database(integration=integration, name=n)
+            for n in sorted({r.database for r in relations})
+        )
+    }
+    schemas = {
+        (s.database.name, s.name): s
+        for s in Schema.objects.bulk_create(
+            Schema(integration=integration, database=databases[db], name=schema)
+            for db, schema in sorted({(r.database, r.schema) for r in relations})
+        )
+    }
+    tables = Table.objects.bulk_create(
+        [
+            Table(
+                integration=integration,
+                schema=schemas[(r.database, r.schema)],
+                name=r.name,
+                kind=r.kind,
+                description=r.comment,
+                description_source=DescriptionSource.WAREHOUSE if r.comment else "",
+            )
+            for r in relations
+        ],
+        batch_size=BULK,
+    )
+    Column.objects.bulk_create(
+        (
+            Column(integration=integration, table=table, name=name, data_type=type_, ordinal=i)
+            for table, r in zip(tables, relations, strict=True)
+            for i, (name, type_) in enumerate(r.columns, 1)
+        ),
+        batch_size=BULK,
+    )
+    analyze()
+    return integration
+
+
+def analyze() -> None:
+    """Fresh planner statistics, as a catalog that has lived a while has."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def create_dbt(name: str):
+    from integrations.models import Integration
+
+    return Integration.objects.create(
+        connector="dbt_cloud",
+        name=name,
+        config={"account_id": 1, "access_url": "https://cloud.getdbt.com", "token": "x"},
+    )
+
+
+def clear_dbt_values(warehouse) -> None:
+    """Undo what dbt wrote on the warehouse's tables and columns, so that the twin writes it
+    again (the warehouse's own comments stay)."""
+    from catalog.models import Column, Table
+
+    for model in (Table, Column):
+        rows = model.objects.filter(integration=warehouse)
+        rows.filter(description_source="dbt").update(description="", description_source="")
+        rows.filter(tags_source="dbt").update(tags=[], tags_source="")
+        rows.filter(owners_source="dbt").update(owners=[], owners_source="")
+
+
+def retire(warehouse) -> None:
+    """Take a case's warehouse out of matching: its tables are flagged removed."""
+    from catalog.models import Table
+
+    Table.objects.filter(integration=warehouse).update(removed=True)
+
+
+# --- Measuring ----------------------------------------------------------------------------
+
+
+@dataclass
+class Statements:
+    total: int = 0
+    by_verb: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    sql_bytes: int = 0
+    writes: list[str] = field(default_factory=list)  # outside integrations_syncrun
+
+
+def verb(sql: str) -> str:
+    return sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+
+
+@contextmanager
+def catalog_statements(enabled: bool) -> Iterator[Statements]:
+    """Statements on Django's default connection, by verb; none counted when not enabled."""
+    count = Statements()
+    if not enabled:
+        yield count
+        return
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    connection.queries_log = deque(maxlen=QUERY_LOG_LIMIT)
+    with CaptureQueriesContext(connection) as captured:
+        yield count
+    if len(connection.queries_log) >= QUERY_LOG_LIMIT:
+        raise BenchmarkFailed(f"More than {QUERY_LOG_LIMIT:,} statements: the count is cut short.")
+    verbs: Counter[str] = Counter()
+    for query in captured.captured_queries:
+        sql = query["sql"]
+        verbs[verb(sql)] += 1
+        count.seconds += float(query["time"])
+        count.sql_bytes += len(sql)
+        if verb(sql) in WRITES and "integrations_syncrun" not in sql:
+            count.writes.append(sql[:200])
+    count.total = len(captured)
+    count.by_verb = dict(verbs.most_common())
+    connection.queries_log.clear()
+
+
+class PeakTracer:
+    """tracemalloc's peak per phase: `mark` ends a phase and starts the next one."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[str, int] = {}
+
+    def mark(self, phase: str) -> None:
+        self.peaks[phase] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+
+
+@contextmanager
+def traced(enabled: bool) -> Iterator[PeakTracer | None]:
+    if not enabled:
+        yield None
+        return
+    tracer = PeakTracer()
+    tracemalloc.start()
+    try:
+        yield tracer
+    finally:
+        tracemalloc.stop()
+
+
+@dataclass
+class Step:
+    """One call of the enrichment (parse + dbt_apply) or of dbt_apply alone."""
+
+    name: str
+    apply_s: float
+    statements: Statements
+    rss_growth_mib: float
+    rss_peak_was_reset: bool
+    counts: dict[str, Any]
+    parse_s: float | None = None
+    manifest_bytes: int | None = None
+    python_peak_parse_mib: float | None = None
+    python_peak_apply_mib: float | None = None
+    traced_s: float | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def total_s(self) -> float:
+        return (self.parse_s or 0.0) + self.apply_s
+
+    @property
+    def python_peak_mib(self) -> float | None:
+        peaks = [p for p in (self.python_peak_parse_mib, self.python_peak_apply_mib) if p]
+        return max(peaks) if peaks else None
+
+    @property
+    def peak_ratio(self) -> float | None:
+        if self.python_peak_mib is None or not self.manifest_bytes:
+            return None
+        return self.python_peak_mib * MIB / self.manifest_bytes
+
+    @property
+    def rss_ratio(self) -> float | None:
+        if not self.manifest_bytes:
+            return None
+        return self.rss_growth_mib * MIB / self.manifest_bytes
+
+
+def new_run(integration):
+    from integrations.models import SyncRun
+
+    return SyncRun.objects.create(
+        integration=integration, status=SyncRun.Status.RUNNING, started_at=datetime.now(UTC)
+    )
+
+
+def finish_run(run, counts: dict[str, Any]) -> None:
+    from integrations.models import SyncRun
+
+    SyncRun.objects.filter(pk=run.pk).update(
+        status=SyncRun.Status.SUCCEEDED, finished_at=datetime.now(UTC), counts=counts
+    )
+
+
+def enrich(
+    name: str, dbt, files: ArtifactFiles, *, trace: bool, profile: Path | None = None
+) -> Step:
+    """A sync that found one new run: parse its artifacts, then apply them."""
+    from catalog.services import dbt_apply
+    from integrations.connectors.dbt_records import SyncState
+
+    run = new_run(dbt)
+    dbt.refresh_from_db()
+    gc.collect()
+    with (
+        rss_growth() as rss,
+        catalog_statements(not trace) as statements,
+        traced(trace) as tracer,
+    ):
+        started = time.perf_counter()
+        artifacts = parse_files(files)
+        parsed = time.perf_counter()
+        if tracer:
+            tracer.mark("parse")
+        with profiled(profile):
+            records = [
+                job_record(),
+                run_record(),
+                artifacts,
+                SyncState({"ingested_runs": {str(JOB_ID): RUN_ID}}),
+            ]
+            counts = dbt_apply(integration=dbt, run=run, records=records)
+        applied = time.perf_counter()
+        if tracer:
+            tracer.mark("apply")
+    finish_run(run, counts)
+    peaks = tracer.peaks if tracer else {}
+    return Step(
+        name=name,
+        parse_s=parsed - started,
+        apply_s=applied - parsed,
+        statements=statements,
+        rss_growth_mib=rss.growth_kib / 1024,
+        rss_peak_was_reset=rss.peak_was_reset,
+        counts=counts,
+        manifest_bytes=files.manifest_bytes,
+        python_peak_parse_mib=peaks["parse"] / MIB if "parse" in peaks else None,
+        python_peak_apply_mib=peaks["apply"] / MIB if "apply" in peaks else None,
+        traced_s=applied - started if trace else None,
+    )
+
+
+def apply_no_new_run(name: str, dbt) -> Step:
+    """A sync whose job's newest run was ingested already: no artifacts, nothing to write."""
+    from catalog.services import dbt_apply
+
+    run = new_run(dbt)
+    dbt.refresh_from_db()
+    gc.collect()
+    with rss_growth() as rss, catalog_statements(True) as statements:
+        started = time.perf_counter()
+        counts = dbt_apply(integration=dbt, run=run, records=[job_record(), run_record()])
+        applied = time.perf_counter()
+    finish_run(run, counts)
+    step = Step(
+        name=name,
+        apply_s=applied - started,
+        statements=statements,
+        rss_growth_mib=rss.growth_kib / 1024,
+        rss_peak_was_reset=rss.peak_was_reset,
+        counts=counts,
+    )
+    step.problems += [f"{name}: wrote {sql}" for sql in statements.writes]
+    return step
+
+
+@dataclass
+class Case:
+    """A manifest and the warehouse it was built into."""
+
+    name: str
+    files: ArtifactFiles
+    relations: list[Relation]
+    expected_match: dict[str, int]
+    description: str
+    models: int | None = None  # for the statement comparison between sizes
+
+
+def run_case(case: Case, suffix: str, args: argparse.Namespace) -> list[Step]:
+    print(f"{case.name}: {case.description}", flush=True)
+    print(f"{case.name}: creating the warehouse catalog ...", flush=True)
+    warehouse = create_warehouse(f"{case.name} warehouse {suffix}", case.relations)
+    timed_dbt = create_dbt(f"{case.name} dbt {suffix}")
+    traced_dbt = None if args.no_tracemalloc else create_dbt(f"{case.name} dbt traced {suffix}")
+    profile = args.profile / f"{slug(case.name)}.prof" if args.profile else None
+
+    print(f"{case.name}: timed enrichment ...", flush=True)
+    step = enrich(case.name, timed_dbt, case.files, trace=False, profile=profile)
+    check_match(step, case.expected_match)
+    if traced_dbt is not None:
+        clear_dbt_values(warehouse)
+        print(f"{case.name}: traced enrichment ...", flush=True)
+        twin = enrich(case.name, traced_dbt, case.files, trace=True)
+        check_match(twin, case.expected_match)
+        step.python_peak_parse_mib = twin.python_peak_parse_mib
+        step.python_peak_apply_mib = twin.python_peak_apply_mib
+        step.traced_s = twin.traced_s
+        step.problems += [f"{p} (traced twin)" for p in twin.problems]
+    print(f"{case.name}: sync with no new run ...", flush=True)
+    again = apply_no_new_run(f"{case.name}: no new run", timed_dbt)
+    retire(warehouse)
+    return [step, again]
+
+
+def check_match(step: Step, expected: dict[str, int]) -> None:
+    got = step.counts.get("match_report", {})
+    if got != expected:
+        step.problems.append(f"{step.name}: match report {got}, expected {expected}")
+
+
+def expected_match(manifest: dict[str, Any]) -> dict[str, int]:
+    """Every relation node matched but the ephemeral models, which have no table."""
+    report: Counter[str] = Counter()
+    for node in [*manifest["nodes"].values(), *manifest["sources"].values()]:
+        if node["resource_type"] not in ("model", "seed", "snapshot", "source"):
+            continue
+        config = node.get("config") or {}
+        if config.get("enabled") is False:
+            continue
+        report["no_table" if config.get("materialized") == "ephemeral" else "matched"] += 1
+    return dict(report)
+
+
+def tuva_case(directory: Path) -> Case:
+    with gzip.open(TUVA, "rb") as handle:
+        raw = handle.read()
+    path = directory / "tuva-manifest.json"
+    path.write_bytes(raw)
+    manifest = json.loads(raw)
+    relations = warehouse_relations(manifest)
+    kinds = Counter(
+        n["resource_type"]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] in ("model", "seed", "snapshot")
+    )
+    return Case(
+        name="Tuva",
+        files=ArtifactFiles(manifest=path),
+        relations=relations,
+        expected_match=expected_match(manifest),
+        description=(
+            f"{', '.join(f'{n} {k}s' for k, n in kinds.items())}; {len(relations)} tables, "
+            f"{sum(len(r.columns) for r in relations):,} columns; manifest "
+            f"{len(raw) / MIB:,.1f} MiB, no run_results"
+        ),
+    )
+
+
+def generated_case(directory: Path, models: int, columns: int, seed: int) -> Case:
+    project = plan_project(models=models, columns=columns, rng=random.Random(seed))
+    name = f"{models:,} x {columns}"
+    manifest = directory / f"manifest-{models}x{columns}.json"
+    run_results = directory / f"run_results-{models}x{columns}.json"
+    manifest.write_text(json.dumps(project.manifest))
+    run_results.write_text(json.dumps(project.run_results))
+    return Case(
+        name=name,
+        files=ArtifactFiles(manifest=manifest, run_results=run_results),
+        relations=project.relations,
+        expected_match=expected_match(project.manifest),
+        models=models,
+        description=(
+            f"{models:,} models ({project.ephemeral} ephemeral), {project.sources:,} sources, "
+            f"{project.tests:,} tests ({project.failing_tests} failing), "
+            f"{project.exposures} exposures; {len(project.relations):,} tables, "
+            f"{sum(len(r.columns) for r in project.relations):,} columns; manifest "
+            f"{manifest.stat().st_size / MIB:,.1f} MiB, run_results "
+            f"{run_results.stat().st_size / MIB:,.1f} MiB"
+        ),
+    )
+
+
+# --- Output -------------------------------------------------------------------------------
+
+
+def optional(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def format_counts(counts: dict[str, Any], kind: str) -> str:
+    c = counts.get(kind) or {}
+    if not c:
+        return "-"
+    return f"+{c.get('created', 0):,} ~{c.get('updated', 0):,} -{c.get('removed', 0):,}"
+
+
+COUNT_KINDS = (
+    "job",
+    "run",
+    "node",
+    "test",
+    "test_result",
+    "exposure",
+    "group",
+    "match",
+    "table_enriched",
+    "column_enriched",
+    "lineage",
+    "test_link",
+    "dbtexposure_link",
+    "dbtjob_link",
+)
+
+
+def report_rows(steps: list[Step]) -> list[tuple[str, list[str]]]:
+    verbs = sorted({v for s in steps for v in s.statements.by_verb})
+    rows = [
+        (
+            "manifest on disk, MiB",
+            [optional(s.manifest_bytes and s.manifest_bytes / MIB, ",.1f") for s in steps],
+        ),
+        (
+            "parse (read + load_artifact + parse_artifacts), s",
+            [optional(s.parse_s, ",.2f") for s in steps],
+        ),
+        ("dbt_apply, s", [f"{s.apply_s:,.2f}" for s in steps]),
+        ("total, s", [f"{s.total_s:,.2f}" for s in steps]),
+        ("catalog SQL statements in dbt_apply", [f"{s.statements.total:,}" for s in steps]),
+    ]
+    rows += [(f"  {v}", [f"{s.statements.by_verb.get(v, 0):,}" for s in steps]) for v in verbs]
+    rows += [
+        (
+            "  their time as the debug cursor saw it, s",
+            [f"{s.statements.seconds:,.2f}" for s in steps],
+        ),
+        ("  their SQL text, MiB", [f"{s.statements.sql_bytes / MIB:,.1f}" for s in steps]),
+        ("  writes outside integrations_syncrun", [f"{len(s.statements.writes):,}" for s in steps]),
+        ("RSS growth (peak ru_maxrss - start), MiB", [f"{s.rss_growth_mib:,.1f}" for s in steps]),
+        ("  / manifest size", [optional(s.rss_ratio, ".1f") for s in steps]),
+        (
+            "Python peak (tracemalloc, twin), MiB",
+            [optional(s.python_peak_mib, ",.1f") for s in steps],
+        ),
+        ("  during the parse", [optional(s.python_peak_parse_mib, ",.1f") for s in steps]),
+        ("  during dbt_apply", [optional(s.python_peak_apply_mib, ",.1f") for s in steps]),
+        ("  / manifest size", [optional(s.peak_ratio, ".2f") for s in steps]),
+        ("  twin's time under tracemalloc, s", [optional(s.traced_s, ",.2f") for s in steps]),
+        ("match report", [format_match(s.counts.get("match_report")) for s in steps]),
+        ("counts: +created ~updated -removed", ["" for _ in steps]),
+    ]
+    rows += [(f"  {k}", [format_counts(s.counts, k) for s in steps]) for k in COUNT_KINDS]
+    return rows
+
+
+def format_match(report: dict[str, int] | None) -> str:
+    if not report:
+        return "-"
+    return " ".join(f"{k} {v:,}" for k, v in sorted(report.items()))
+
+
+def print_table(steps: list[Step]) -> None:
+    rows = report_rows(steps)
+    label_width = max(len(label) for label, _ in rows)
+    widths = [max(len(s.name), *(len(v[i]) for _, v in rows)) for i, s in enumerate(steps)]
+    print(
+        " " * label_width
+        + "  "
+        + "  ".join(s.name.rjust(w) for s, w in zip(steps, widths, strict=True))
+    )
+    for label, values in rows:
+        print(
+            label.ljust(label_width)
+            + "  "
+            + "  ".join(v.rjust(w) for v, w in zip(values, widths, strict=True))
+        )
+
+
+@dataclass
+class Verdict:
+    target: str
+    met: bool | None  # None: not measured in this invocation
+    detail: str
+
+
+def verdicts(steps: list[Step], cases: list[Case]) -> list[Verdict]:
+    by_name = {s.name: s for s in steps}
+    return [
+        tuva_verdict(by_name.get("Tuva")),
+        statements_verdict(by_name, [c for c in cases if c.models]),
+        peak_verdict(steps),
+    ]
+
+
+def tuva_verdict(tuva: Step | None) -> Verdict:
+    target = f"Tuva enriched in under {TUVA_TARGET_S:.0f} s"
+    if tuva is None:
+        return Verdict(target, None, "not run")
+    detail = f"{tuva.total_s:,.2f} s (parse {tuva.parse_s:,.2f} + dbt_apply {tuva.apply_s:,.2f})"
+    return Verdict(target, tuva.total_s < TUVA_TARGET_S, detail)
+
+
+def statements_verdict(by_name: dict[str, Step], sized: list[Case]) -> Verdict:
+    target = "statement count independent of the number of models"
+    if len(sized) < 2:
+        return Verdict(target, None, "needs two sizes")
+    first = {c.models: by_name[c.name].statements.total for c in sized}
+    again = {c.models: by_name[f"{c.name}: no new run"].statements.total for c in sized}
+    detail = (
+        ", ".join(f"{m:,} models: {n:,}" for m, n in first.items())
+        + "; with no new run: "
+        + ", ".join(f"{m:,} models: {n:,}" for m, n in again.items())
+    )
+    return Verdict(target, len(set(first.values())) == 1 and len(set(again.values())) == 1, detail)
+
+
+def peak_verdict(steps: list[Step]) -> Verdict:
+    target = f"peak memory under {PEAK_TARGET_RATIO:.0f}x the manifest's size on disk"
+    ratios = [(s.name, s.peak_ratio) for s in steps if s.peak_ratio is not None]
+    if not ratios:
+        return Verdict(target, None, "no traced twin (--no-tracemalloc)")
+    detail = ", ".join(f"{n}: {r:.2f}x" for n, r in ratios)
+    return Verdict(target, all(r < PEAK_TARGET_RATIO for _n, r in ratios), detail)
+
+
+def print_report(summary: dict[str, Any], steps: list[Step], targets: list[Verdict]) -> None:
+    print()
+    print(
+        f"Catalog {summary['catalog']['database']}: migrated in {summary['catalog']['migrate_s']:.1f} s"
+    )
+    for case in summary["cases"]:
+        print(f"  {case['name']}: {case['description']}")
+    print()
+    print_table(steps)
+    print()
+    print("Targets:")
+    if summary["arguments"]["profile"]:
+        print("  (times measured under cProfile, which slows dbt_apply about twofold)")
+    for v in targets:
+        state = {True: "MET", False: "MISSED", None: "not measured"}[v.met]
+        print(f"  {state:>12}  {v.target}: {v.detail}")
+    print()
+
+
+# --- Main ---------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.dbt_enrichment", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--models", type=int, default=10_000, help="models in the generated project"
+    )
+    parser.add_argument("--columns", type=int, default=20, help="columns per generated model")
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [int(n) for n in text.split(",") if n.strip()],
+        help="model counts of the generated projects, comma-separated "
+        "(default: --models/10 and --models)",
+    )
+    parser.add_argument("--skip-tuva", action="store_true", help="only the generated projects")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--pg-host", default="127.0.0.1")
+    parser.add_argument("--pg-port", type=int, default=5432)
+    parser.add_argument("--pg-user", default="postgres")
+    parser.add_argument(
+        "--catalog-url", help="a DATABASE_URL for the catalog instead of a new database"
+    )
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the figures here")
+    parser.add_argument("--keep", action="store_true", help="keep the catalog database")
+    parser.add_argument(
+        "--no-tracemalloc", action="store_true", help="skip the traced twins (and the Python peak)"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="write a cProfile of each timed dbt_apply here (and slow it down)",
+    )
+    args = parser.parse_args(argv)
+    if args.sizes is None:
+        args.sizes = sorted({max(10, args.models // 10), args.models})
+    if min(args.sizes) < 10 or args.columns < 1:
+        parser.error("needs at least 10 models and 1 column")
+    return args
+
+
+def run_benchmark(
+    args: argparse.Namespace, catalog_url: str, directory: Path
+) -> tuple[dict, list[Step]]:
+    print("Migrating the catalog database ...", flush=True)
+    migrate_s = setup_django(catalog_url)
+    suffix = uuid.uuid4().hex[:6]
+    cases: list[Case] = []
+    steps: list[Step] = []
+    if not args.skip_tuva:
+        cases.append(tuva_case(directory))
+        steps += run_case(cases[-1], suffix, args)
+    for models in args.sizes:
+        print(f"Generating {models:,} models x {args.columns} columns ...", flush=True)
+        cases.append(generated_case(directory, models, args.columns, args.seed))
+        steps += run_case(cases[-1], suffix, args)
+    summary = {
+        "arguments": {
+            **vars(args),
+            "json": str(args.json) if args.json else None,
+            "profile": str(args.profile) if args.profile else None,
+            "catalog_url": without_password(args.catalog_url),
+        },
+        "catalog": {
+            "database": urlsplit(catalog_url).path.rsplit("/", 1)[-1],
+            "migrate_s": migrate_s,
+        },
+        "cases": [
+            {"name": c.name, "description": c.description, "models": c.models} for c in cases
+        ],
+    }
+    summary["targets"] = [asdict(v) for v in verdicts(steps, cases)]
+    return summary, steps
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    server = Server(args.pg_host, args.pg_port, args.pg_user)
+    catalog_db = None if args.catalog_url else f"bench_dbtcat_{uuid.uuid4().hex[:10]}"
+    if catalog_db:
+        server.create_database(catalog_db)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench_dbt_") as directory:
+            summary, steps = run_benchmark(
+                args, args.catalog_url or server.url(catalog_db), Path(directory)
+            )
+    finally:
+        cleanup(server, args.keep, [catalog_db])
+    targets = [Verdict(**v) for v in summary["targets"]]
+    print_report(summary, steps, targets)
+    if args.json:
+        summary["steps"] = [
+            {
+                **asdict(s),
+                "total_s": s.total_s,
+                "python_peak_mib": s.python_peak_mib,
+                "peak_ratio": s.peak_ratio,
+                "rss_ratio": s.rss_ratio,
+            }
+            for s in steps
+        ]
+        args.json.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        print(f"Figures written to {args.json}")
+    problems = [problem for s in steps for problem in s.problems]
+    for problem in problems:
+        print(f"FAILED: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchmarkFailed as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except psycopg.OperationalError as exc:
+        print(
+            f"No PostgreSQL server to work with (see --pg-host/--pg-port/--pg-user): {exc}",
+            file=sys.stderr,
+        )
+        sys.exit(2)
