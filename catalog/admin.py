@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from .models import (
+    ApiToken,
     Column,
     Database,
     DbtExposure,
@@ -186,3 +187,16 @@ class TableLineageAdmin(admin.ModelAdmin):
     list_display = ("upstream", "downstream", "integration")
     list_filter = ("integration",)
     raw_id_fields = ("upstream", "downstream")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are shown by name and prefix only; their hash never leaves the database."""
+
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at")
+    search_fields = ("name", "user__username", "prefix")
+    fields = ("user", "name", "prefix", "created_at", "last_used_at")
+    readonly_fields = ("user", "prefix", "created_at", "last_used_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # created on the API tokens page, where the token is shown once

@@ -11,5 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("catalog/", include("catalog.urls")),
     path("integrations/", include("integrations.urls")),
+    path("api/v1/", include("catalog.api.urls")),
+    path("account/", include("catalog.account_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -11,6 +11,7 @@ from .dbt import (
     DbtTestResult,
     TableLineage,
 )
+from .tokens import ApiToken
 from .warehouse import (
     CatalogObject,
     Column,
@@ -22,6 +23,7 @@ from .warehouse import (
 )
 
 __all__ = [
+    "ApiToken",
     "CatalogObject",
     "Column",
     "Database",

@@ -283,10 +283,10 @@ class _Search:
         collation = "C" if connection.vendor == "postgresql" else "BINARY"
         qs = qs.annotate(
             bucket=bucket, sort_name=Lower("name"), total=Window(expression=Count("*"))
-        ).order_by(
-            "bucket", Collate(Lower("name"), collation), Collate(F("name"), collation), "id"
+        ).order_by("bucket", Collate(Lower("name"), collation), Collate(F("name"), collation), "id")
+        return list(
+            qs.values("id", "name", "description", "bucket", "sort_name", "total", *fields)[:limit]
         )
-        return list(qs.values("id", "name", "description", "bucket", "sort_name", "total", *fields)[:limit])
 
     # One statement per kind.
     def tables(self, limit: int) -> list[dict]:
@@ -390,9 +390,7 @@ class _Search:
         return self.ranked(qs, match, ("unique_id", "tags", "node__owner", "table_id"), limit)
 
     def exposures(self, limit: int) -> list[dict]:
-        return self._dbt_documents(
-            DbtExposure, "dbtexposure", ("owner_name", "owner_email"), limit
-        )
+        return self._dbt_documents(DbtExposure, "dbtexposure", ("owner_name", "owner_email"), limit)
 
     def terms(self, limit: int) -> list[dict]:
         return self._dbt_documents(DbtTerm, "dbtterm", ("owner",), limit)
