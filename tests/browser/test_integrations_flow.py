@@ -96,9 +96,9 @@ def test_analyst_browses_the_catalog_sees_no_credentials_and_cannot_connect(
     analyst_user()
     log_in(page, live_server, "ann-analyst", "pw-for-tests-1")
 
-    page.fill("input[name=q]", "customers")
-    page.click(".catalog-search button")
-    page.click("#tables >> text=customers")
+    page.fill("#search-form input[name=q]", "customers")
+    page.click("#search-form button[type=submit]")
+    page.locator("#results tbody tr").first.locator("a").click()
     expect(page.locator("#columns")).to_contain_text("customer_id")
     page.screenshot(path=screenshots / "06-analyst-table.png", full_page=True)
 
