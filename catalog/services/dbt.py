@@ -39,6 +39,7 @@ from ..models import (
     Table,
     TableLineage,
 )
+from .bulk import bulk_update_rows
 from .matching import TableIndex, match_columns
 
 logger = logging.getLogger(__name__)
@@ -120,21 +121,17 @@ def upsert(
             for k, row in existing.items()
             if k not in desired and not row["removed"] and removable(row)
         ]
-    model.objects.bulk_create(to_create, batch_size=BATCH)
+    model.objects.bulk_create(to_create)
     if to_update:
         written = sorted(changed_names)
-        model.objects.bulk_update(
-            [
-                model(pk=row["id"], updated_at=now, **{n: row[n] for n in written})
-                for row in to_update
-            ],
-            [*written, "updated_at"],
-            batch_size=BATCH,
-        )
-    for start in range(0, len(gone), BATCH):
-        model.objects.filter(pk__in=gone[start : start + BATCH]).update(
-            removed=True, updated_at=now
-        )
+        for row in to_update:
+            row["updated_at"] = now
+        bulk_update_rows(model, to_update, [*written, "updated_at"])
+    bulk_update_rows(
+        model,
+        [{"id": pk, "removed": True, "updated_at": now} for pk in gone],
+        ["removed", "updated_at"],
+    )
     counts.add(kind, "created", len(to_create))
     counts.add(kind, "updated", len(to_update))
     counts.add(kind, "removed", len(gone))
@@ -380,7 +377,7 @@ def _tests(integration, wanted: dict, node_ids: dict, removable, counts: Counts)
                     executed_at=values["executed_at"],
                 )
             )
-    DbtTestResult.objects.bulk_create(history, batch_size=BATCH)
+    DbtTestResult.objects.bulk_create(history)
     counts.add("test_result", "created", len(history))
 
 
@@ -493,9 +490,8 @@ def _write_matches(nodes: list[dict], columns_by_table, index: TableIndex, count
         }
         if any(node[k] != v for k, v in values.items()):
             node.update(values)
-            changed.append(DbtNode(pk=node["id"], updated_at=timezone.now(), **values))
-    if changed:
-        DbtNode.objects.bulk_update(changed, [*names, "updated_at"], batch_size=BATCH)
+            changed.append({"id": node["id"], "updated_at": timezone.now(), **values})
+    bulk_update_rows(DbtNode, changed, [*names, "updated_at"])
     counts.add("match", "updated", len(changed))
 
 
@@ -556,12 +552,12 @@ def _enrich(
             row["id"]: row
             for row in model.objects.filter(pk__in=[pk for pk, _ in updates]).values("id", *names)
         }
-        objs = []
-        for pk, changes in updates:
-            values = {**{n: current[pk][n] for n in names}, **changes}
-            objs.append(model(pk=pk, updated_at=now, **values))
-        model.objects.bulk_update(objs, [*names, "updated_at"], batch_size=BATCH)
-        counts.add(f"{kind}_enriched", "updated", len(objs))
+        rows = [
+            {"id": pk, "updated_at": now, **{n: current[pk][n] for n in names}, **changes}
+            for pk, changes in updates
+        ]
+        bulk_update_rows(model, rows, [*names, "updated_at"])
+        counts.add(f"{kind}_enriched", "updated", len(rows))
 
 
 def _dbt_values(
@@ -628,7 +624,7 @@ def _lineage(integration, nodes: list[dict], by_uid: dict, counts: Counts) -> No
         for u, d in wanted - set(existing)
     ]
     gone = [pk for edge, pk in existing.items() if edge not in wanted]
-    TableLineage.objects.bulk_create(new, batch_size=BATCH)
+    TableLineage.objects.bulk_create(new)
     if gone:
         TableLineage.objects.filter(pk__in=gone).delete()
     counts.add("lineage", "created", len(new))
@@ -648,9 +644,8 @@ def _links(integration, by_uid: dict, counts: Counts) -> None:
         node_id = node["id"] if node else None
         table_id = node["_match"].table_id if node else None
         if (row["node_id"], row["table_id"]) != (node_id, table_id):
-            changed.append(DbtTest(pk=row["id"], node_id=node_id, table_id=table_id))
-    if changed:
-        DbtTest.objects.bulk_update(changed, ["node", "table"], batch_size=BATCH)
+            changed.append({"id": row["id"], "node_id": node_id, "table_id": table_id})
+    bulk_update_rows(DbtTest, changed, ["node_id", "table_id"])
     counts.add("test_link", "updated", len(changed))
 
     for model in (DbtExposure, DbtTerm):
@@ -694,7 +689,7 @@ def _sync_m2m(through, owner_name: str, target: str, wanted: set, owners, counts
     }
     new = [through(**{owner_field: o, target: t}) for o, t in wanted - set(existing)]
     gone = [pk for pair, pk in existing.items() if pair not in wanted]
-    through.objects.bulk_create(new, batch_size=BATCH)
+    through.objects.bulk_create(new)
     if gone:
         through.objects.filter(pk__in=gone).delete()
     counts.add(f"{owner_name}_link", "created", len(new))

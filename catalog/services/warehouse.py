@@ -20,6 +20,7 @@ from integrations.connectors.base import (
 )
 
 from ..models import Column, Database, DescriptionSource, Schema, Table
+from .bulk import bulk_update_rows
 
 logger = logging.getLogger(__name__)
 
@@ -226,23 +227,18 @@ class _Applier:
             # Every updated row carries all compared fields, so writing the union of the
             # changed fields rewrites the unchanged ones with their current values.
             written = sorted(changed_fields)
-            model.objects.bulk_update(
-                [
-                    model(
-                        pk=row["id"],
-                        last_changed_run=self.run,
-                        updated_at=self.now,
-                        **{name: row[name] for name in written},
-                    )
-                    for row in to_update
-                ],
-                [*written, "last_changed_run", "updated_at"],
-                batch_size=BATCH_SIZE,
-            )
-        for start in range(0, len(gone), BATCH_SIZE):
-            model.objects.filter(pk__in=gone[start : start + BATCH_SIZE]).update(
-                removed=True, last_changed_run=self.run, updated_at=self.now
-            )
+            for row in to_update:
+                row["last_changed_run"] = self.run.pk
+                row["updated_at"] = self.now
+            bulk_update_rows(model, to_update, [*written, "last_changed_run", "updated_at"])
+        bulk_update_rows(
+            model,
+            [
+                {"id": pk, "removed": True, "last_changed_run": self.run.pk, "updated_at": self.now}
+                for pk in gone
+            ],
+            ["removed", "last_changed_run", "updated_at"],
+        )
         counts.created += len(to_create)
         counts.updated += len(to_update)
         counts.removed += len(gone)
@@ -281,8 +277,18 @@ class _Applier:
                     )
                 )
         if to_update:
-            Column.objects.bulk_update(
-                to_update, ["foreign_key", "last_changed_run", "updated_at"], batch_size=BATCH_SIZE
+            bulk_update_rows(
+                Column,
+                [
+                    {
+                        "id": o.pk,
+                        "foreign_key": o.foreign_key_id,
+                        "last_changed_run": self.run.pk,
+                        "updated_at": self.now,
+                    }
+                    for o in to_update
+                ],
+                ["foreign_key", "last_changed_run", "updated_at"],
             )
             changed = {obj.pk for obj in to_update} - columns.created - columns.updated
             self.counts["column"].updated += len(changed)
