@@ -56,6 +56,7 @@ import argparse
 import gc
 import gzip
 import json
+import os
 import random
 import sys
 import tempfile
@@ -337,17 +338,32 @@ def traced(enabled: bool) -> Iterator[PeakTracer | None]:
         tracemalloc.stop()
 
 
+@dataclass(frozen=True)
+class Lap:
+    """A moment, by the wall clock and by this process's CPU time (which other processes on
+    a shared machine slow down less; the database server's work is not in it)."""
+
+    wall: float
+    cpu: float
+
+    @classmethod
+    def now(cls) -> Lap:
+        return cls(time.perf_counter(), time.process_time())
+
+
 @dataclass
 class Step:
     """One call of the enrichment (parse + dbt_apply) or of dbt_apply alone."""
 
     name: str
     apply_s: float
+    apply_cpu_s: float
     statements: Statements
     rss_growth_mib: float
     rss_peak_was_reset: bool
     counts: dict[str, Any]
     parse_s: float | None = None
+    parse_cpu_s: float | None = None
     manifest_bytes: int | None = None
     python_peak_parse_mib: float | None = None
     python_peak_apply_mib: float | None = None
@@ -407,9 +423,9 @@ def enrich(
         catalog_statements(not trace) as statements,
         traced(trace) as tracer,
     ):
-        started = time.perf_counter()
+        started = Lap.now()
         artifacts = parse_files(files)
-        parsed = time.perf_counter()
+        parsed = Lap.now()
         if tracer:
             tracer.mark("parse")
         with profiled(profile):
@@ -420,15 +436,17 @@ def enrich(
                 SyncState({"ingested_runs": {str(JOB_ID): RUN_ID}}),
             ]
             counts = dbt_apply(integration=dbt, run=run, records=records)
-        applied = time.perf_counter()
+        applied = Lap.now()
         if tracer:
             tracer.mark("apply")
     finish_run(run, counts)
     peaks = tracer.peaks if tracer else {}
     return Step(
         name=name,
-        parse_s=parsed - started,
-        apply_s=applied - parsed,
+        parse_s=parsed.wall - started.wall,
+        parse_cpu_s=parsed.cpu - started.cpu,
+        apply_s=applied.wall - parsed.wall,
+        apply_cpu_s=applied.cpu - parsed.cpu,
         statements=statements,
         rss_growth_mib=rss.growth_kib / 1024,
         rss_peak_was_reset=rss.peak_was_reset,
@@ -436,7 +454,7 @@ def enrich(
         manifest_bytes=files.manifest_bytes,
         python_peak_parse_mib=peaks["parse"] / MIB if "parse" in peaks else None,
         python_peak_apply_mib=peaks["apply"] / MIB if "apply" in peaks else None,
-        traced_s=applied - started if trace else None,
+        traced_s=applied.wall - started.wall if trace else None,
     )
 
 
@@ -448,13 +466,14 @@ def apply_no_new_run(name: str, dbt) -> Step:
     dbt.refresh_from_db()
     gc.collect()
     with rss_growth() as rss, catalog_statements(True) as statements:
-        started = time.perf_counter()
+        started = Lap.now()
         counts = dbt_apply(integration=dbt, run=run, records=[job_record(), run_record()])
-        applied = time.perf_counter()
+        applied = Lap.now()
     finish_run(run, counts)
     step = Step(
         name=name,
-        apply_s=applied - started,
+        apply_s=applied.wall - started.wall,
+        apply_cpu_s=applied.cpu - started.cpu,
         statements=statements,
         rss_growth_mib=rss.growth_kib / 1024,
         rss_peak_was_reset=rss.peak_was_reset,
@@ -613,7 +632,9 @@ def report_rows(steps: list[Step]) -> list[tuple[str, list[str]]]:
             "parse (read + load_artifact + parse_artifacts), s",
             [optional(s.parse_s, ",.2f") for s in steps],
         ),
+        ("  its CPU time in this process, s", [optional(s.parse_cpu_s, ",.2f") for s in steps]),
         ("dbt_apply, s", [f"{s.apply_s:,.2f}" for s in steps]),
+        ("  its CPU time in this process, s", [f"{s.apply_cpu_s:,.2f}" for s in steps]),
         ("total, s", [f"{s.total_s:,.2f}" for s in steps]),
         ("catalog SQL statements in dbt_apply", [f"{s.statements.total:,}" for s in steps]),
     ]
@@ -712,10 +733,19 @@ def peak_verdict(steps: list[Step]) -> Verdict:
     return Verdict(target, all(r < PEAK_TARGET_RATIO for _n, r in ratios), detail)
 
 
+def format_load(load: tuple[float, ...]) -> str:
+    return " ".join(f"{x:.2f}" for x in load)
+
+
 def print_report(summary: dict[str, Any], steps: list[Step], targets: list[Verdict]) -> None:
     print()
     print(
         f"Catalog {summary['catalog']['database']}: migrated in {summary['catalog']['migrate_s']:.1f} s"
+    )
+    print(
+        f"Load average (1, 5, 15 min) at the start {format_load(summary['load_average']['start'])},"
+        f" at the end {format_load(summary['load_average']['end'])}, on {summary['cpus']} CPUs:"
+        " other processes slow the wall times down, the CPU times less so."
     )
     for case in summary["cases"]:
         print(f"  {case['name']}: {case['description']}")
@@ -778,6 +808,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_benchmark(
     args: argparse.Namespace, catalog_url: str, directory: Path
 ) -> tuple[dict, list[Step]]:
+    load_start = os.getloadavg()
     print("Migrating the catalog database ...", flush=True)
     migrate_s = setup_django(catalog_url)
     suffix = uuid.uuid4().hex[:6]
@@ -804,6 +835,8 @@ def run_benchmark(
         "cases": [
             {"name": c.name, "description": c.description, "models": c.models} for c in cases
         ],
+        "load_average": {"start": load_start, "end": os.getloadavg()},
+        "cpus": os.cpu_count(),
     }
     summary["targets"] = [asdict(v) for v in verdicts(steps, cases)]
     return summary, steps

@@ -118,3 +118,22 @@ def test_exposure_and_term_pages_show_their_tables(analyst_client, jaffle_catalo
     term = DbtTerm.objects.get(name="order_total")
     body = analyst_client.get(reverse("catalog:term", args=[term.pk])).content.decode()
     assert "analytics.orders" in body and "Order total" in body
+
+
+@pytest.mark.parametrize("query", ["customers", "order", ""])
+def test_search_page_runs_a_fixed_number_of_queries(analyst_client, jaffle_catalog, django_assert_max_num_queries, query):
+    analyst_client.get("/catalog/?q=warm")
+    # Session and user, the header's permission check (2), then at most one statement per
+    # kind of hit (six kinds), whatever the number of hits.
+    with django_assert_max_num_queries(SEARCH_PAGE_QUERIES):
+        response = analyst_client.get(f"/catalog/?q={query}&kind=")
+    assert response.status_code == 200
+
+
+SEARCH_PAGE_QUERIES = 2 + 2 + 6
+
+
+def test_search_page_says_what_is_wrong_with_a_filter(analyst_client, jaffle_catalog):
+    response = analyst_client.get("/catalog/?q=x&kind=tables")
+    assert response.status_code == 400
+    assert "Unknown kind" in response.content.decode()
