@@ -571,11 +571,56 @@ def run_benchmark(args: argparse.Namespace, server: Server, dbname: str) -> int:
         "explain": explain,
         "queries": [{**asdict(r), "p50_ms": r.p50, "p95_ms": r.p95} for r in results],
     }
+    summary["table_page"] = time_table_pages(args.rounds)
     print_report(summary, results, explain)
+    page = summary["table_page"]
+    print(
+        f"\nTable page (GET /catalog/tables/<id>/, {page['tables']} tables x {args.rounds} rounds, "
+        f"{page['columns_per_table']} columns each): p50 {page['p50_ms']:.1f} ms, "
+        f"p95 {page['p95_ms']:.1f} ms, {page['queries']} SQL statements per page"
+    )
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2, default=str) + "\n")
         print(f"Figures written to {args.json}")
     return 0
+
+
+def time_table_pages(rounds: int, sample: int = 30) -> dict[str, Any]:
+    """Render time of the table page through Django's full request cycle (a test client,
+    logged in), on tables spread over the catalog."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from catalog.models import Column, Table
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    user = get_user_model().objects.create_superuser("bench", password="bench-pw-1")
+    client = Client()
+    client.force_login(user)
+    total = Table.objects.count()
+    step = max(1, total // sample)
+    ids = list(Table.objects.order_by("id").values_list("id", flat=True)[::step][:sample])
+    client.get(f"/catalog/tables/{ids[0]}/")  # warm caches and templates
+    times = []
+    for _ in range(rounds):
+        for pk in ids:
+            started = time.perf_counter()
+            response = client.get(f"/catalog/tables/{pk}/")
+            times.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise BenchmarkFailed(f"table page {pk} answered {response.status_code}")
+    with CaptureQueriesContext(connection) as queries:
+        client.get(f"/catalog/tables/{ids[-1]}/")
+    return {
+        "tables": len(ids),
+        "columns_per_table": Column.objects.filter(table_id=ids[-1]).count(),
+        "p50_ms": percentile(times, 50),
+        "p95_ms": percentile(times, 95),
+        "queries": len(queries),
+    }
 
 
 def cleanup(server: Server, keep: bool, dbname: str) -> None:
