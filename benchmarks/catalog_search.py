@@ -38,8 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
+from .cli import BenchmarkFailed, run_main
 from .synthetic import Server
 from .warehouse_sync import setup_django
 
@@ -103,10 +102,6 @@ QUERIES: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     ("undocumented views", "filtered", "sessions", {"kind": "view", "documented": False}),
     ("failing tests", "filtered", "orders", {"failing_tests": True}),
 )
-
-
-class BenchmarkFailed(Exception):
-    """The catalog could not be filled or a search failed."""
 
 
 # --- The fill -----------------------------------------------------------------------------
@@ -648,14 +643,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchmarkFailed as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        sys.exit(1)
-    except psycopg.OperationalError as exc:
-        print(
-            f"No PostgreSQL server to work with (see --pg-host/--pg-port/--pg-user): {exc}",
-            file=sys.stderr,
-        )
-        sys.exit(2)
+    run_main(main)

@@ -58,6 +58,7 @@ import gzip
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -72,8 +73,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import psycopg
-
+from .cli import run_main
 from .synthetic import Server
 from .synthetic_dbt import Relation, plan_project, warehouse_relations
 from .warehouse_sync import (
@@ -88,7 +88,8 @@ from .warehouse_sync import (
     without_password,
 )
 
-TUVA = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tuva-manifest.json.gz"
+ROOT = Path(__file__).resolve().parent.parent
+TUVA = ROOT / "tests" / "fixtures" / "tuva-manifest.json.gz"
 TUVA_TARGET_S = 10.0
 PEAK_TARGET_RATIO = 4.0
 JOB_ID, RUN_ID, PROJECT_ID = 4021, 9001, 70000000000310
@@ -739,6 +740,7 @@ def format_load(load: tuple[float, ...]) -> str:
 
 def print_report(summary: dict[str, Any], steps: list[Step], targets: list[Verdict]) -> None:
     print()
+    print(f"Code at commit {summary['commit']}")
     print(
         f"Catalog {summary['catalog']['database']}: migrated in {summary['catalog']['migrate_s']:.1f} s"
     )
@@ -805,6 +807,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def commit() -> str:
+    """The checked-out commit (uncommitted changes not told apart: that would need a command
+    that refreshes the index)."""
+    try:
+        found = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return found.stdout.strip() or "unknown"
+
+
 def run_benchmark(
     args: argparse.Namespace, catalog_url: str, directory: Path
 ) -> tuple[dict, list[Step]]:
@@ -835,6 +853,7 @@ def run_benchmark(
         "cases": [
             {"name": c.name, "description": c.description, "models": c.models} for c in cases
         ],
+        "commit": commit(),
         "load_average": {"start": load_start, "end": os.getloadavg()},
         "cpus": os.cpu_count(),
     }
@@ -877,14 +896,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchmarkFailed as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        sys.exit(1)
-    except psycopg.OperationalError as exc:
-        print(
-            f"No PostgreSQL server to work with (see --pg-host/--pg-port/--pg-user): {exc}",
-            file=sys.stderr,
-        )
-        sys.exit(2)
+    run_main(main)

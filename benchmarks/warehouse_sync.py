@@ -61,8 +61,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-
+from .cli import BenchmarkFailed, run_main
 from .synthetic import (
     LEVELS,
     Server,
@@ -76,10 +75,6 @@ from .synthetic import (
 # Django keeps the last 9,000 statements only; a large sync sends more.
 QUERY_LOG_LIMIT = 10_000_000
 MIB = 1024 * 1024
-
-
-class BenchmarkFailed(Exception):
-    """A sync failed or counted what it should not have."""
 
 
 # --- Django and the syncs -----------------------------------------------------------------
@@ -574,14 +569,4 @@ def cleanup(server: Server, keep: bool, databases: list[str | None]) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchmarkFailed as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        sys.exit(1)
-    except psycopg.OperationalError as exc:
-        print(
-            f"No PostgreSQL server to work with (see --pg-host/--pg-port/--pg-user): {exc}",
-            file=sys.stderr,
-        )
-        sys.exit(2)
+    run_main(main)

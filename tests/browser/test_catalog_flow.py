@@ -46,7 +46,9 @@ def test_analyst_searches_reads_lineage_and_edits_a_column(
     page.goto(f"{live_server.url}/catalog/?q=raw_orders_snapshot")
     page.locator("#results tbody tr").first.locator("a").click()
     expect(page.locator("#failing-badge")).to_contain_text("1 failing test")
-    expect(page.locator('[data-test="not_null_raw_orders_snapshot_dbt_valid_to"]')).to_contain_text("fail")
+    expect(page.locator('[data-test="not_null_raw_orders_snapshot_dbt_valid_to"]')).to_contain_text(
+        "fail"
+    )
     page.screenshot(path=screenshots / "10-table-snapshot-failing.png", full_page=True)
 
     page.goto(f"{live_server.url}/catalog/?q=customers")
@@ -59,8 +61,11 @@ def test_analyst_searches_reads_lineage_and_edits_a_column(
     page.reload()
     expect(row.locator(".column-description")).to_contain_text("Given name, as typed at checkout")
 
-    dbt_apply(integration=dbt, run=SyncRun.objects.create(integration=dbt, status="succeeded"),
-              records=one_run(9002, hour=6))
+    dbt_apply(
+        integration=dbt,
+        run=SyncRun.objects.create(integration=dbt, status="succeeded"),
+        records=one_run(9002, hour=6),
+    )
     page.reload()
     expect(row.locator(".column-description")).to_contain_text("Given name, as typed at checkout")
     expect(page.locator("#changes")).to_contain_text("ann-analyst")

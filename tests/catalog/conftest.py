@@ -11,13 +11,20 @@ from tests.support.dbt_fixtures import one_run
 
 
 def build_jaffle_catalog(warehouse_config: dict) -> tuple[Integration, Integration]:
-    warehouse = Integration.objects.create(connector="postgres", name="jaffle_shop", config=warehouse_config)
+    warehouse = Integration.objects.create(
+        connector="postgres", name="jaffle_shop", config=warehouse_config
+    )
     assert sync_execute(run=SyncRun.objects.create(integration=warehouse)).value == "succeeded"
     dbt = Integration.objects.create(
-        connector="dbt_cloud", name="dbt",
+        connector="dbt_cloud",
+        name="dbt",
         config={"account_id": 1, "access_url": "https://ab123.us1.dbt.com", "token": "t"},
     )
-    dbt_apply(integration=dbt, run=SyncRun.objects.create(integration=dbt, status="succeeded"), records=one_run())
+    dbt_apply(
+        integration=dbt,
+        run=SyncRun.objects.create(integration=dbt, status="succeeded"),
+        records=one_run(),
+    )
     return warehouse, dbt
 
 

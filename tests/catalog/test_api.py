@@ -55,25 +55,33 @@ def test_a_table_by_id_and_by_path_with_its_columns_tests_and_lineage(token):
     customers = Table.objects.get(name="customers")
     by_id = api(token).get(f"/api/v1/tables/{customers.pk}/").json()
     path = by_id["path"]
-    assert path.endswith(".analytics.customers") and by_id["dbt"][0]["unique_id"] == "model.jaffle_shop.customers"
+    assert (
+        path.endswith(".analytics.customers")
+        and by_id["dbt"][0]["unique_id"] == "model.jaffle_shop.customers"
+    )
     assert api(token).get(f"/api/v1/tables/?path={path}").json()["id"] == customers.pk
     columns = api(token).get(f"/api/v1/tables/{customers.pk}/columns/").json()["columns"]
     assert [c["name"] for c in columns][:2] == ["customer_id", "first_name"]
     snapshot = Table.objects.get(name="raw_orders_snapshot")
     tests = api(token).get(f"/api/v1/tables/{snapshot.pk}/tests/").json()["tests"]
-    assert {t["name"]: t["status"] for t in tests}["not_null_raw_orders_snapshot_dbt_valid_to"] == "fail"
+    assert {t["name"]: t["status"] for t in tests}[
+        "not_null_raw_orders_snapshot_dbt_valid_to"
+    ] == "fail"
     lineage = api(token).get(f"/api/v1/tables/{customers.pk}/lineage/?depth=1").json()
     labels = {n["label"] for n in lineage["nodes"]}
     assert {"stg_customers", "Customer revenue dashboard"} <= labels and lineage["edges"]
 
 
-@pytest.mark.parametrize("url, message", [
-    ("/api/v1/search/?per_page=500", "'per_page' must be between 1 and 100."),
-    ("/api/v1/search/?page=abc", "'page' must be a whole number"),
-    ("/api/v1/search/?integration=x", "integration"),
-    ("/api/v1/tables/?path=customers", "'path' must be database.schema.table"),
-    ("/api/v1/tables/1/lineage/?depth=9", "'depth' must be between 0 and 5."),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("/api/v1/search/?per_page=500", "'per_page' must be between 1 and 100."),
+        ("/api/v1/search/?page=abc", "'page' must be a whole number"),
+        ("/api/v1/search/?integration=x", "integration"),
+        ("/api/v1/tables/?path=customers", "'path' must be database.schema.table"),
+        ("/api/v1/tables/1/lineage/?depth=9", "'depth' must be between 0 and 5."),
+    ],
+)
 def test_bad_input_gets_a_400_with_a_clear_message(token, url, message):
     response = api(token).get(url)
     assert response.status_code == 400 and message in response.json()["error"]
@@ -92,14 +100,21 @@ def test_the_api_is_read_only(token):
 def test_the_openapi_document_describes_every_route(token):
     doc = api(token).get("/api/v1/schema/").json()
     assert doc["openapi"].startswith("3.0")
-    assert set(doc["paths"]) == {"/search/", "/tables/", "/tables/{pk}/", "/tables/{pk}/columns/",
-                                 "/tables/{pk}/tests/", "/tables/{pk}/lineage/", "/schema/"}
+    assert set(doc["paths"]) == {
+        "/search/",
+        "/tables/",
+        "/tables/{pk}/",
+        "/tables/{pk}/columns/",
+        "/tables/{pk}/tests/",
+        "/tables/{pk}/lineage/",
+        "/schema/",
+    }
 
 
 def test_tokens_are_created_once_shown_and_revoked_from_the_page(client, jaffle_catalog):
     client.force_login(analyst_user())
     page = client.post("/account/tokens/", {"name": "bot"}).content.decode()
-    raw = page.split('<p><code>')[1].split("</code>")[0]
+    raw = page.split("<p><code>")[1].split("</code>")[0]
     assert api(raw).get("/api/v1/search/?q=x").status_code == 200
     listing = client.get("/account/tokens/").content.decode()
     assert raw not in listing and ApiToken.objects.get().prefix in listing

@@ -173,7 +173,9 @@ def test_form_post_with_a_bad_token_keeps_input_but_not_the_token(
 
 
 @pytest.mark.django_db
-def test_edit_form_lists_projects_environments_and_jobs_from_the_api(client, dbt_cloud, warehouse_config):
+def test_edit_form_lists_projects_environments_and_jobs_from_the_api(
+    client, dbt_cloud, warehouse_config
+):
     from tests.factories import admin_user
 
     client.force_login(admin_user())
@@ -192,10 +194,17 @@ def test_edit_form_lists_projects_environments_and_jobs_from_the_api(client, dbt
     assert ("70", "analytics") in form.fields["project_ids"].choices
     assert "Nightly build" in page.content.decode()
 
-    response = client.post(f"/integrations/{integration.pk}/edit/", {
-        "name": "dbt", "account_id": "7", "access_url": dbt_cloud.url, "token": "",
-        "description_policy": "fill", "job_ids": ["7000"],
-    })
+    response = client.post(
+        f"/integrations/{integration.pk}/edit/",
+        {
+            "name": "dbt",
+            "account_id": "7",
+            "access_url": dbt_cloud.url,
+            "token": "",
+            "description_policy": "fill",
+            "job_ids": ["7000"],
+        },
+    )
     assert response.status_code == 302
     integration.refresh_from_db()
     assert integration.config["job_ids"] == ["7000"]
@@ -203,7 +212,9 @@ def test_edit_form_lists_projects_environments_and_jobs_from_the_api(client, dbt
 
 
 @pytest.mark.django_db
-def test_edit_form_keeps_typed_ids_when_dbt_cloud_cannot_be_reached(client, dbt_cloud, warehouse_config):
+def test_edit_form_keeps_typed_ids_when_dbt_cloud_cannot_be_reached(
+    client, dbt_cloud, warehouse_config
+):
     from tests.factories import admin_user
 
     client.force_login(admin_user())
@@ -213,5 +224,7 @@ def test_edit_form_keeps_typed_ids_when_dbt_cloud_cannot_be_reached(client, dbt_
     integration = integration_create(connector_key="dbt_cloud", name="dbt", config=config)
     dbt_cloud.state.token = "revoked"
     page = client.get(f"/integrations/{integration.pk}/edit/")
-    assert "Could not list them from dbt Cloud: dbt Cloud refused the token" in page.content.decode()
+    assert (
+        "Could not list them from dbt Cloud: dbt Cloud refused the token" in page.content.decode()
+    )
     assert "revoked" not in page.content.decode()
