@@ -13,6 +13,7 @@ CONNECTOR_MODULES: dict[str, str] = {
     "postgres": "integrations.connectors.postgres",
     "redshift": "integrations.connectors.redshift",
     "dbt_cloud": "integrations.connectors.dbt_cloud",
+    "mysql": "integrations.connectors.mysql",
 }
 
 

@@ -149,7 +149,7 @@ def _cards(response, visible_only: bool = True) -> set[str]:
         ("pg", {"postgres"}),
         ("postgresql", {"postgres"}),
         ("redshift", {"redshift"}),
-        ("warehouse", {"postgres", "redshift"}),
+        ("warehouse", {"postgres", "redshift", "mysql"}),
         ("oracle", set()),
     ],
 )
