@@ -104,7 +104,15 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     )
     yield worker
     worker.stop()
-    _close_other_sessions()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's, plus closing what workers and server threads left connected, so
+    that the test database can be dropped at the end."""
+    yield
+    with django_db_blocker.unblock():
+        _close_other_sessions()
 
 
 def _close_other_sessions() -> None:
@@ -113,7 +121,8 @@ def _close_other_sessions() -> None:
     import psycopg
     from django.db import connection
 
-    own = connection.connection.info.backend_pid if connection.connection else 0
+    connection.close()  # this thread's own connection; Django reconnects when needed
+    own = 0
     with psycopg.connect(_database_url().rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
