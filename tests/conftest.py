@@ -122,12 +122,11 @@ def _close_other_sessions() -> None:
     from django.db import connection
 
     connection.close()  # this thread's own connection; Django reconnects when needed
-    own = 0
     with psycopg.connect(_database_url().rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid() AND pid <> %s",
-            [settings.DATABASES["default"]["NAME"], own],
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [settings.DATABASES["default"]["NAME"]],
         )
 
 
