@@ -178,14 +178,19 @@ def match_columns(
     declared: list[str], present: list[str], case: str
 ) -> tuple[dict[str, str], list[str], list[str]]:
     """Pair dbt's documented columns with the warehouse's; returns (dbt → warehouse name,
-    documented but missing, present but undocumented)."""
-    by_folded = {}
+    documented but missing, present but undocumented).
+
+    An exact name wins; otherwise names compare case-insensitively whatever the table rule
+    (`case` is kept for symmetry): Postgres and Snowflake fold unquoted column names, and
+    BigQuery and MySQL compare column names without case even where table names keep it.
+    """
+    exact = set(present)
+    by_folded: dict[str, str] = {}
     for name in present:
-        by_folded.setdefault(name if case == "sensitive" else name.lower(), name)
+        by_folded.setdefault(name.lower(), name)
     pairs, missing = {}, []
     for name in declared:
-        key = name if case == "sensitive" else name.lower()
-        found = by_folded.get(key)
+        found = name if name in exact else by_folded.get(name.lower())
         if found is None:
             missing.append(name)
         else:

@@ -14,6 +14,8 @@ CONNECTOR_MODULES: dict[str, str] = {
     "redshift": "integrations.connectors.redshift",
     "dbt_cloud": "integrations.connectors.dbt_cloud",
     "mysql": "integrations.connectors.mysql",
+    "snowflake": "integrations.connectors.snowflake",
+    "bigquery": "integrations.connectors.bigquery",
 }
 
 

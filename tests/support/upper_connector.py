@@ -1,0 +1,1 @@
+from tests.support.cased_connectors import UPPER as CONNECTOR  # noqa: F401
