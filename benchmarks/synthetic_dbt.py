@@ -536,7 +536,9 @@ def timing(seconds: float) -> list[dict[str, str]]:
     ]
 
 
-def result(unique_id: str, status: str, message: str, failures: int | None, seconds: float):
+def result(
+    unique_id: str, status: str, message: str, failures: int | None, seconds: float
+) -> dict[str, Any]:
     return {
         "status": status,
         "timing": timing(seconds),

@@ -58,10 +58,11 @@ def _search_text(entry: RegistryEntry) -> str:
 
 
 def gallery_matches(card: GalleryCard, query: str) -> bool:
-    """Every word of the query appears in the card's names, aliases or category.
-    static/js/gallery.js applies the same rule as the user types."""
-    words = query.lower().split()
-    return all(word in card.search_text for word in words)
+    """Every word of the query starts a word of the card's names, aliases or category
+    ("sf" finds Snowflake, not "tran-sf-ormation"). static/js/gallery.js applies the same
+    rule as the user types."""
+    tokens = card.search_text.split()
+    return all(any(token.startswith(word) for token in tokens) for word in query.lower().split())
 
 
 def gallery(*, query: str = "") -> list[GalleryGroup]:

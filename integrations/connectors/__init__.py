@@ -34,6 +34,15 @@ class RegistryEntry:
         return not self.unavailable_reason
 
 
+def _installed(module: str) -> bool:
+    # find_spec("google.cloud.bigquery") raises, rather than answering None, when the
+    # parent package "google" is missing.
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 @cache
 def _load(key: str) -> RegistryEntry:
     try:
@@ -41,7 +50,7 @@ def _load(key: str) -> RegistryEntry:
     except ImportError as exc:
         return RegistryEntry(None, key, f"Its module could not be imported: {exc}")
     connector: Connector = module.CONNECTOR
-    if connector.driver and importlib.util.find_spec(connector.driver) is None:
+    if connector.driver and not _installed(connector.driver):
         package = connector.driver_package or connector.driver
         return RegistryEntry(
             connector, key, f"The driver library is not installed (pip install {package})."

@@ -195,6 +195,8 @@ def describe_api_error(exc: Exception, *, what: str) -> ConnectorError:
     if isinstance(exc, api.RetryError) and exc.cause is not None:
         exc = exc.cause
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    if message.startswith("GET ") and ": " in message:
+        message = message.split(": ", 1)[1]  # "GET https://...?prettyPrint=false: Not found"
     if isinstance(exc, auth.RefreshError):
         return ConnectorError(
             f"Google refused the service account key while reading {what}: the key may have "

@@ -286,7 +286,7 @@ def list_databases(conn, config: dict[str, Any]) -> list[dict[str, Any]]:
         rows = fetch_dicts(cur, "SHOW DATABASES")
     return [
         row
-        for row in rows
+        for row in sorted(rows, key=lambda row: row["name"])
         if row["name"] not in SYSTEM_DATABASES
         and name_included(row["name"], include=include, exclude=exclude)
     ]
@@ -317,7 +317,7 @@ ORDER BY TABLE_SCHEMA, TABLE_NAME
 """
 
 VIEWS_SQL = """
-SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION
+SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, TABLE_OWNER, COMMENT, LAST_ALTERED
 FROM {db}.INFORMATION_SCHEMA.VIEWS
 WHERE TABLE_SCHEMA <> 'INFORMATION_SCHEMA'
 """
@@ -457,6 +457,14 @@ def extract_database(
         return
 
     definitions = {(v["table_schema"], v["table_name"]): v["view_definition"] for v in views}
+    listed = {(t["table_schema"], t["table_name"]) for t in tables}
+    # Snowflake lists views in TABLES too; fakesnow does not, so VIEWS fills them in.
+    tables = tables + [
+        {**v, "table_type": "VIEW", "row_count": None, "is_dynamic": "NO"}
+        for v in views
+        if (v["table_schema"], v["table_name"]) not in listed
+    ]
+    tables.sort(key=lambda t: (t["table_schema"], t["table_name"]))
     kept = [t for t in tables if t["table_schema"] in names and t["table_type"] in TABLE_TYPES]
     for t in tables:
         if t["table_schema"] in names and t["table_type"] not in TABLE_TYPES:

@@ -1,5 +1,6 @@
 // Filters the connector gallery as the user types: the same rule as the server's
-// gallery_matches (every word of the query in a card's names, aliases or category).
+// gallery_matches (every word of the query starts a word of a card's names, aliases or
+// category).
 (function () {
   const input = document.getElementById("gallery-search");
   if (!input) return;
@@ -12,8 +13,8 @@
     for (const group of groups) {
       let inGroup = 0;
       for (const card of group.querySelectorAll(".card")) {
-        const text = card.dataset.search || "";
-        const match = words.every((word) => text.includes(word));
+        const tokens = (card.dataset.search || "").split(/\s+/);
+        const match = words.every((word) => tokens.some((token) => token.startsWith(word)));
         card.hidden = !match;
         if (match) inGroup += 1;
       }

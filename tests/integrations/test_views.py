@@ -149,7 +149,11 @@ def _cards(response, visible_only: bool = True) -> set[str]:
         ("pg", {"postgres"}),
         ("postgresql", {"postgres"}),
         ("redshift", {"redshift"}),
-        ("warehouse", {"postgres", "redshift", "mysql"}),
+        ("sf", {"snowflake"}),
+        ("bq", {"bigquery"}),
+        ("gcp", {"bigquery"}),
+        ("mariadb", {"mysql"}),
+        ("warehouse", {"postgres", "redshift", "mysql", "snowflake", "bigquery"}),
         ("oracle", set()),
     ],
 )

@@ -33,7 +33,13 @@ STATUS_NAMES = {
     500: "INTERNAL",
     503: "UNAVAILABLE",
 }
-REASONS = {401: "authError", 403: "accessDenied", 404: "notFound", 500: "backendError"}
+REASONS = {
+    401: "authError",
+    403: "accessDenied",
+    404: "notFound",
+    500: "backendError",
+    503: "backendError",
+}
 
 
 def millis(when: datetime) -> str:

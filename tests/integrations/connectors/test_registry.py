@@ -38,3 +38,10 @@ def test_connector_module_that_fails_to_import_is_unavailable_not_a_crash():
 def test_unknown_connector_key_raises():
     with pytest.raises(UnknownConnector):
         get_connector("oracle")
+
+
+def test_a_missing_parent_package_of_a_dotted_driver_marks_it_unavailable():
+    from integrations.connectors import _installed
+
+    assert _installed("json.decoder")
+    assert not _installed("no_such_parent_pkg.cloud.bigquery")
