@@ -96,6 +96,11 @@ class Table(CatalogObject):
     row_estimate = models.BigIntegerField(null=True, blank=True)
     last_altered = models.DateTimeField(null=True, blank=True)
     definition = models.TextField(blank=True, help_text="The SQL of a view.")
+    properties = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Partitioning, clustering, bytes: as the warehouse tells.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -28,7 +28,15 @@ COMMON_FIELDS = (
     "first_seen_run_id",
     "last_changed_run_id",
 )
-TABLE_FIELDS = (*COMMON_FIELDS, "schema_id", "kind", "row_estimate", "last_altered", "definition")
+TABLE_FIELDS = (
+    *COMMON_FIELDS,
+    "schema_id",
+    "kind",
+    "row_estimate",
+    "last_altered",
+    "definition",
+    "properties",
+)
 COLUMN_FIELDS = (
     *COMMON_FIELDS,
     "table_id",
@@ -112,6 +120,7 @@ def catalog_export_data(*, integration: Integration | None = None) -> dict[str, 
                 "row_estimate": t["row_estimate"],
                 "last_altered": t["last_altered"].isoformat() if t["last_altered"] else None,
                 "definition": t["definition"],
+                "properties": t["properties"],
                 "columns": columns_by_table[t["id"]],
                 "dbt": dbt_tables.get(t["id"]),
             }

@@ -36,6 +36,7 @@ WAREHOUSE_FIELDS: dict[type[models.Model], dict[str, str]] = {
         "last_altered": "last_altered",
         "definition": "definition",
         "warehouse_owner": "owner",
+        "properties": "properties",
     },
     Column: {
         "data_type": "data_type",
@@ -153,7 +154,7 @@ class LevelState:
 
 
 PARENT_FIELD = {Database: None, Schema: "database_id", Table: "schema_id", Column: "table_id"}
-STATE_FIELDS = ("id", "name", "description", "description_source", "removed")
+STATE_FIELDS = ("id", "name", "description", "description_source", "tags", "tags_source", "removed")
 
 
 class _Applier:
@@ -203,12 +204,19 @@ class _Applier:
                             first_seen_run=self.run,
                             last_changed_run=self.run,
                             **parent(key),
-                            **_desired(record, fields, source=DescriptionSource.NONE),
+                            **_desired(
+                                record,
+                                fields,
+                                source=DescriptionSource.NONE,
+                                tags_source=DescriptionSource.NONE,
+                            ),
                         ),
                     )
                 )
                 continue
-            desired = _desired(record, fields, source=row["description_source"])
+            desired = _desired(
+                record, fields, source=row["description_source"], tags_source=row["tags_source"]
+            )
             changes = {name: value for name, value in desired.items() if row[name] != value}
             if row["removed"]:
                 changes["removed"] = False
@@ -294,9 +302,11 @@ class _Applier:
             self.counts["column"].updated += len(changed)
 
 
-def _desired(record: Any, fields: dict[str, str], *, source: str) -> dict[str, Any]:
-    """The values the warehouse says a row should have. The description only where the
-    warehouse may write it: nobody else (dbt, a user) has."""
+def _desired(
+    record: Any, fields: dict[str, str], *, source: str, tags_source: str
+) -> dict[str, Any]:
+    """The values the warehouse says a row should have. The description and tags only
+    where the warehouse may write them: nobody else (dbt, a user) has."""
     values = {}
     for model_field, attr in fields.items():
         value = getattr(record, attr)
@@ -309,4 +319,9 @@ def _desired(record: Any, fields: dict[str, str], *, source: str) -> dict[str, A
         values["description_source"] = (
             DescriptionSource.WAREHOUSE if description else DescriptionSource.NONE
         )
+    # Only relations carry warehouse labels; other records leave tags alone.
+    if hasattr(record, "tags") and tags_source in WAREHOUSE_MAY_DESCRIBE:
+        tags = list(record.tags)
+        values["tags"] = tags
+        values["tags_source"] = DescriptionSource.WAREHOUSE if tags else DescriptionSource.NONE
     return values

@@ -65,6 +65,10 @@ class TableRecord:
     row_estimate: int | None = None
     last_altered: datetime | None = None
     definition: str = ""
+    # The warehouse's own labels (BigQuery labels as "key:value"); people's tags win.
+    tags: tuple[str, ...] = ()
+    # Warehouse-specific facts without a column of their own: partitioning, clustering, bytes.
+    properties: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -331,6 +331,8 @@ def extract_table(client, item, *, reporter: Reporter) -> Iterator[Record]:
         row_estimate=None if table.table_type == "VIEW" else table.num_rows,
         last_altered=table.modified,
         definition=definition,
+        tags=tuple(f"{k}:{v}" if v else k for k, v in sorted((table.labels or {}).items())),
+        properties=table_properties(table),
     )
     primary, foreign = table_keys(table)
     for ordinal, (name, field, data_type) in enumerate(flatten(table.schema), start=1):
@@ -405,3 +407,21 @@ CONNECTOR = Connector(
     identifier_case="sensitive",
     logo="img/connectors/bigquery.svg",
 )
+
+
+def table_properties(table) -> dict[str, Any]:
+    """Partitioning, clustering and size, as BigQuery reports them."""
+    properties: dict[str, Any] = {}
+    partitioning = table.time_partitioning
+    if partitioning is not None:
+        properties["partitioning"] = {
+            "type": partitioning.type_,
+            "field": partitioning.field or "_PARTITIONTIME",
+        }
+    elif table.range_partitioning is not None:
+        properties["partitioning"] = {"type": "RANGE", "field": table.range_partitioning.field}
+    if table.clustering_fields:
+        properties["clustering"] = list(table.clustering_fields)
+    if table.num_bytes is not None:
+        properties["bytes"] = table.num_bytes
+    return properties

@@ -248,6 +248,7 @@ def test_export_carries_every_documented_field(warehouse):
         "row_estimate": 42,
         "last_altered": "2025-01-02T03:04:05+00:00",
         "definition": "",
+        "properties": {},
         "dbt": None,  # no dbt node was matched to it
     }
     assert (customers["kind"], customers["definition"], customers["row_estimate"]) == (

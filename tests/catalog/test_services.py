@@ -636,3 +636,21 @@ def _someone_waits_on_my_locks() -> bool:
             "WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
         )
         return cursor.fetchone()[0] > 0
+
+
+def test_warehouse_labels_become_tags_unless_a_person_set_them(apply):
+    labelled = changed(shop(), is_table("orders"), tags=("team:sales",), properties={"bytes": 10})
+    apply(labelled)
+    orders = get_table("orders")
+    assert (orders.tags, orders.tags_source, orders.properties) == (["team:sales"], "warehouse", {"bytes": 10})
+
+    apply(changed(shop(), is_table("orders"), tags=("team:finance",)))
+    assert get_table("orders").tags == ["team:finance"]
+
+    Table.objects.filter(pk=orders.pk).update(tags=["gold"], tags_source=DescriptionSource.USER)
+    apply(changed(shop(), is_table("orders"), tags=("team:ops",)))
+    assert (get_table("orders").tags, get_table("orders").tags_source) == (["gold"], "user")
+
+    Table.objects.filter(pk=orders.pk).update(tags=["team:ops"], tags_source=DescriptionSource.WAREHOUSE)
+    apply(shop())  # the label was dropped in the warehouse
+    assert (get_table("orders").tags, get_table("orders").tags_source) == ([], "")

@@ -570,5 +570,14 @@ def test_a_full_sync_through_the_service_fills_the_catalog(shop, key_json):
     ]
     customer = columns.get(name="customer_id")
     assert customer.foreign_key is not None and customer.foreign_key.table.name == "customers"
+    orders = tables.get(name="Orders")
+    # Labels become the table's tags, from the warehouse; partitioning, clustering and
+    # size are kept as properties.
+    assert (orders.tags, orders.tags_source) == (["team:sales"], "warehouse")
+    assert orders.properties == {
+        "partitioning": {"type": "DAY", "field": "created_at"},
+        "clustering": ["customer_id"],
+        "bytes": 98765,
+    }
     run = SyncRun.objects.get(integration=integration)
     assert (run.status, run.progress_done, run.progress_total) == ("succeeded", 6, 6)
