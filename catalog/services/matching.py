@@ -77,6 +77,7 @@ class TableIndex:
         self.by_schema: dict[tuple, list[str]] = defaultdict(list)
         self.databases: dict[int, set[str]] = defaultdict(set)
         self.case: dict[int, str] = {}
+        self.single: dict[int, bool] = {}
         for pk, integration_id, connector, db, schema, name in rows:
             self.exact[(integration_id, db, schema, name)] = pk
             self.loose[(db.lower(), schema.lower(), name.lower())].append(pk)
@@ -84,7 +85,9 @@ class TableIndex:
             self.by_schema[(db.lower(), schema.lower())].append(f"{db}.{schema}.{name}")
             self.databases[integration_id].add(db)
             if integration_id not in self.case:
-                self.case[integration_id] = get_connector(connector).identifier_case
+                described = get_connector(connector)
+                self.case[integration_id] = described.identifier_case
+                self.single[integration_id] = described.single_database
         self.all_paths = list(self.paths.values())
         self.integration_of = {
             pk: integration_id for (integration_id, *_rest), pk in self.exact.items()
@@ -128,6 +131,9 @@ class TableIndex:
             ),
             [],
         )
+        # Where the warehouse folds names, a case slip is worth a guess; where it keeps
+        # case (BigQuery), another case is another table.
+        loose = [pk for pk in loose if self.case_of_table(pk) != "sensitive"]
         if len(loose) == 1:
             return MatchResult("matched", loose[0], "case-insensitive name")
         wanted = f"{db_ident.text}.{schema_ident.text}.{name_ident.text}"
@@ -143,9 +149,10 @@ class TableIndex:
             return database_map[ident.text], " + database mapping"
         folded = fold(ident, case)
         known = self.databases[integration_id]
-        if folded not in known and len(known) == 1:
-            # A Postgres or Redshift connection reaches one database: whatever dbt calls
-            # it, its relations can only live there.
+        if folded not in known and len(known) == 1 and self.single[integration_id]:
+            # A Postgres or Redshift connection reaches one database (a MySQL server is one
+            # catalog database): whatever dbt calls it, its relations can only live there.
+            # A Snowflake account or a BigQuery organisation reaches others.
             return next(iter(known)), " + the warehouse's only database"
         return folded, ""
 

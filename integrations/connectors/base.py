@@ -122,6 +122,9 @@ class Connector:
     # How the warehouse stores unquoted identifiers: "lower" (Postgres, Redshift),
     # "upper" (Snowflake) or "sensitive" (BigQuery). dbt matching compares by it.
     identifier_case: str = "lower"
+    # True where one connection reaches one database (Postgres, Redshift, a MySQL server
+    # catalogued as one database): dbt's database name can then only mean that one.
+    single_database: bool = False
     logo: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 

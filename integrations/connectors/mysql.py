@@ -339,6 +339,7 @@ def _columns(
 
 
 CONNECTOR = Connector(
+    single_database=True,
     key="mysql",
     label="MySQL / MariaDB",
     category=WAREHOUSE,

@@ -276,6 +276,7 @@ def _columns(conn, oids: list[int], by_oid: dict, *, database: str) -> Iterator[
 
 
 CONNECTOR = Connector(
+    single_database=True,
     key="postgres",
     label="PostgreSQL",
     category=WAREHOUSE,

@@ -501,6 +501,7 @@ def _external_columns(
 
 
 CONNECTOR = Connector(
+    single_database=True,
     key="redshift",
     label="Amazon Redshift",
     category=WAREHOUSE,

@@ -89,7 +89,8 @@ def test_bigquery_style_names_keep_their_case_and_projects_map():
         index = TableIndex([wh.pk])
         exact = _match(index, "`proj-a`.`jaffle`.`Orders`")
         assert exact.status == "matched" and exact.rule == "relation_name"
-        # Two tables differ only by case in two projects: no loose guess.
+        # BigQuery keeps case: another case is another table, never a loose guess.
+        assert _match(index, "`proj-a`.`jaffle`.`orders`").status == "unmatched"
         assert _match(index, "`proj-c`.`jaffle`.`ORDERS`").status == "unmatched"
         mapped = _match(
             index, "`dev-project`.`jaffle`.`orders`", database_map={"dev-project": "proj-b"}

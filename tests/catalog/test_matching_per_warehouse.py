@@ -207,6 +207,19 @@ def test_snowflake_renamed_table_is_unmatched_with_the_nearest_candidate():
     assert_renamed_orders_unmatched(f"{SNOWFLAKE_DB}.ANALYTICS.ORDERS_V2")
 
 
+def test_snowflake_node_in_an_uncatalogued_database_is_not_matched_to_the_catalogued_one():
+    """Only ANALYTICS_DB is catalogued (database_include); dbt builds into RAW_DB, another
+    database of the same account. Same schema and table names do not make them one table."""
+    with fakesnow.patch():
+        snowflake_warehouse()
+
+    apply(dbt_integration(), adapter_artifacts.snowflake(MANIFEST, database="RAW_DB"))
+
+    n = node("model.jaffle_shop.customers")
+    assert n.match_status == "unmatched", n.match_rule
+    assert n.match_candidate == f"{SNOWFLAKE_DB}.ANALYTICS.CUSTOMERS"
+
+
 # -- BigQuery (the local REST stand-in) ----------------------------------------------------
 
 

@@ -642,7 +642,11 @@ def test_warehouse_labels_become_tags_unless_a_person_set_them(apply):
     labelled = changed(shop(), is_table("orders"), tags=("team:sales",), properties={"bytes": 10})
     apply(labelled)
     orders = get_table("orders")
-    assert (orders.tags, orders.tags_source, orders.properties) == (["team:sales"], "warehouse", {"bytes": 10})
+    assert (orders.tags, orders.tags_source, orders.properties) == (
+        ["team:sales"],
+        "warehouse",
+        {"bytes": 10},
+    )
 
     apply(changed(shop(), is_table("orders"), tags=("team:finance",)))
     assert get_table("orders").tags == ["team:finance"]
@@ -651,6 +655,8 @@ def test_warehouse_labels_become_tags_unless_a_person_set_them(apply):
     apply(changed(shop(), is_table("orders"), tags=("team:ops",)))
     assert (get_table("orders").tags, get_table("orders").tags_source) == (["gold"], "user")
 
-    Table.objects.filter(pk=orders.pk).update(tags=["team:ops"], tags_source=DescriptionSource.WAREHOUSE)
+    Table.objects.filter(pk=orders.pk).update(
+        tags=["team:ops"], tags_source=DescriptionSource.WAREHOUSE
+    )
     apply(shop())  # the label was dropped in the warehouse
     assert (get_table("orders").tags, get_table("orders").tags_source) == ([], "")
