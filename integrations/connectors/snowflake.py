@@ -309,8 +309,8 @@ ORDER BY SCHEMA_NAME
 """
 
 TABLES_SQL = """
-SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, COMMENT, ROW_COUNT, LAST_ALTERED, TABLE_OWNER,
-       IS_DYNAMIC
+SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, COMMENT, ROW_COUNT, BYTES, LAST_ALTERED,
+       TABLE_OWNER, IS_DYNAMIC
 FROM {db}.INFORMATION_SCHEMA.TABLES
 WHERE TABLE_SCHEMA <> 'INFORMATION_SCHEMA'
 ORDER BY TABLE_SCHEMA, TABLE_NAME
@@ -460,7 +460,7 @@ def extract_database(
     listed = {(t["table_schema"], t["table_name"]) for t in tables}
     # Snowflake lists views in TABLES too; fakesnow does not, so VIEWS fills them in.
     tables = tables + [
-        {**v, "table_type": "VIEW", "row_count": None, "is_dynamic": "NO"}
+        {**v, "table_type": "VIEW", "row_count": None, "bytes": None, "is_dynamic": "NO"}
         for v in views
         if (v["table_schema"], v["table_name"]) not in listed
     ]
@@ -523,6 +523,7 @@ def table_record(database: str, t: dict[str, Any], definition: str | None) -> Ta
         row_estimate=None if t["table_type"] == "VIEW" else t["row_count"],
         last_altered=altered if isinstance(altered, datetime) else None,
         definition=definition or "" if is_view else "",
+        properties={} if t.get("bytes") is None else {"bytes": t["bytes"]},
     )
 
 

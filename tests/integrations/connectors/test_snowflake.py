@@ -140,10 +140,11 @@ def test_tables_and_views_carry_kind_comment_owner_and_definition(fake):
     assert customers.definition == ""
     # fakesnow: ROW_COUNT is always 0 and LAST_ALTERED the epoch; Snowflake gives real ones.
     assert customers.row_estimate == 0
+    assert customers.properties == {"bytes": 0}  # BYTES is read (fakesnow: always 0)
     assert isinstance(customers.last_altered, datetime)
     view = got.tables["SHOP", "SALES", "BIG_ORDERS"]
     assert view.kind == "view"
-    assert view.row_estimate is None
+    assert view.row_estimate is None and view.properties == {}
     assert "WHERE" in view.definition.upper() and "> 2" in view.definition
 
 
