@@ -12,16 +12,14 @@ import pytest
 
 from integrations.connectors import get_connector, mysql, registry_entry
 from integrations.connectors.base import (
-    ColumnRecord,
     ColumnRef,
     ConnectorError,
     DatabaseRecord,
     SchemaRecord,
-    TableRecord,
     TransientConnectorError,
 )
 from tests.support.postgres import free_port
-from tests.support.reporting import RecordingReporter
+from tests.support.reporting import Extracted, RecordingReporter, extract_with
 
 HOST, PORT = "127.0.0.1", 3306
 
@@ -79,28 +77,8 @@ def base_config(**extra) -> dict:
     return {"host": HOST, "port": PORT, "user": "root", "password": "", **extra}
 
 
-class Extracted:
-    """What one `extract` yielded, sorted by kind and keyed by natural key."""
-
-    def __init__(self, records: list, reporter: RecordingReporter) -> None:
-        self.records = records
-        self.reporter = reporter
-        self.databases = [r for r in records if isinstance(r, DatabaseRecord)]
-        self.schemas = {r.name: r for r in records if isinstance(r, SchemaRecord)}
-        self.tables = {(r.schema, r.name): r for r in records if isinstance(r, TableRecord)}
-        self.columns = {
-            (r.schema, r.table, r.name): r for r in records if isinstance(r, ColumnRecord)
-        }
-
-    def columns_of(self, schema: str, table: str) -> list[ColumnRecord]:
-        found = [c for (s, t, _), c in self.columns.items() if (s, t) == (schema, table)]
-        return sorted(found, key=lambda c: c.ordinal)
-
-
 def extract(config: dict) -> Extracted:
-    reporter = RecordingReporter()
-    records = list(mysql.extract(config, reporter=reporter))
-    return Extracted(records, reporter)
+    return extract_with(mysql, config)
 
 
 def shop_ddl(shop: str, ref: str) -> list[str]:
