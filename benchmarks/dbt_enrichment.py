@@ -24,7 +24,8 @@ Steps:
    not_null and unique tests mostly passing, quoted Postgres relation names) with its
    run_results, and the warehouse tables for it, built the same way.
 4. For each case, two dbt Cloud integrations (twins) over that warehouse. The timed one runs
-   the enrichment bare: read the artifact files, `load_artifact`, `parse_artifacts`, then
+   the enrichment bare: `parse_artifacts_from_files` on the manifest file, node by node (the
+   run_results through `load_artifact`), as the connector does with its download, then
    `dbt_apply` with the job, the run, the artifacts and the sync state, on a new SyncRun. The
    dbt values it wrote on tables and columns are then cleared, and the traced twin runs the
    same under tracemalloc, without the statement log. Last, the timed integration gets a sync
@@ -42,10 +43,10 @@ Figures per enrichment, from the timed twin unless said otherwise:
 - RSS growth: the process's peak resident set (getrusage's ru_maxrss, reset beforehand through
   /proc/self/clear_refs) minus the resident set at the start. It counts everything, the debug
   cursor's copy of the SQL included;
-- Python peak, from the traced twin: tracemalloc's peak during the parse (the file's bytes,
-  the JSON and the records) and during the apply (the records still held, plus everything
-  dbt_apply builds); their maximum over the manifest's size on disk is the ratio the target
-  is about;
+- Python peak, from the traced twin: tracemalloc's peak during the parse (the run_results,
+  the manifest's small sections, an index of its nodes, one node at a time, and the records)
+  and during the apply (the records still held, plus everything dbt_apply builds); their
+  maximum over the manifest's size on disk is the ratio the target is about;
 - the run's counts, and the match report.
 
 Then it prints the issue's targets next to the figures, met or missed: Tuva enriched in
@@ -166,17 +167,17 @@ class ArtifactFiles:
 
 def parse_files(files: ArtifactFiles) -> DbtArtifacts:
     """What the connector does with a run's downloads: the dicts are gone when it returns."""
-    from integrations.connectors.dbt_artifacts import load_artifact, parse_artifacts
+    from integrations.connectors.dbt_artifacts import load_artifact, parse_artifacts_from_files
     from integrations.connectors.dbt_records import Provenance
 
-    manifest = load_artifact(files.manifest.read_bytes(), name="manifest.json", run_id=RUN_ID)
+    # As the connector does: the manifest is parsed from its (downloaded) file, node by node.
     run_results = None
     if files.run_results is not None:
         run_results = load_artifact(
             files.run_results.read_bytes(), name="run_results.json", run_id=RUN_ID
         )
-    return parse_artifacts(
-        manifest=manifest,
+    return parse_artifacts_from_files(
+        manifest_path=files.manifest,
         run_results=run_results,
         sources=None,
         catalog=None,
@@ -641,7 +642,7 @@ def report_rows(steps: list[Step]) -> list[tuple[str, list[str]]]:
             [optional(s.manifest_bytes and s.manifest_bytes / MIB, ",.1f") for s in steps],
         ),
         (
-            "parse (read + load_artifact + parse_artifacts), s",
+            "parse (parse_artifacts_from_files + run_results), s",
             [optional(s.parse_s, ",.2f") for s in steps],
         ),
         ("  its CPU time in this process, s", [optional(s.parse_cpu_s, ",.2f") for s in steps]),

@@ -10,10 +10,14 @@ so every key is read with a default: an odd node becomes a warning, never a KeyE
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
+
+import ijson
 
 from .base import ConnectorError
 from .dbt_records import (
@@ -69,6 +73,11 @@ REF_CALL = re.compile(r"""\bref\(\s*['"]([^'"]+)['"](?:\s*,\s*['"]([^'"]+)['"])?
 SOURCE_CALL = re.compile(r"""\bsource\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]""")
 WARNINGS_PER_KIND = 10
 MESSAGE_EXCERPT = 200
+# The manifest sections the parser keeps whole: small next to nodes and sources.
+WHOLE_SECTIONS = ("metadata", "disabled", "groups", "exposures", "metrics", "semantic_models")
+# What deciding which nodes and sources count needs of each, before reading them whole.
+STREAMED_SECTIONS = ("nodes", "sources")
+INDEX_FIELDS = frozenset({"unique_id", "resource_type", "name", "package_name", "source_name"})
 
 
 def load_artifact(raw: bytes | str, *, name: str, run_id: int) -> dict[str, Any]:
@@ -78,17 +87,25 @@ def load_artifact(raw: bytes | str, *, name: str, run_id: int) -> dict[str, Any]
     except (ValueError, RecursionError) as exc:
         # JSONDecodeError and UnicodeDecodeError are ValueErrors. Their str() gives the
         # position, never the document; `from None` also drops exc.doc, the whole download.
-        reason = str(exc)[:MESSAGE_EXCERPT]
-        raise ConnectorError(
-            f"{name} of dbt Cloud run {run_id} is not valid JSON (truncated download?): "
-            f"{reason}; {len(raw):,} bytes received."
-        ) from None
+        raise _invalid_json(exc, name=name, run_id=run_id, size=len(raw)) from None
     if not isinstance(data, dict):
-        raise ConnectorError(
-            f"{name} of dbt Cloud run {run_id} is not a dbt artifact: expected a JSON object, "
-            f"got a JSON {type(data).__name__}."
-        )
+        raise _not_an_object(type(data).__name__, name=name, run_id=run_id)
     return data
+
+
+def _invalid_json(exc: Exception, *, name: str, run_id: int, size: int) -> ConnectorError:
+    reason = str(exc)[:MESSAGE_EXCERPT]
+    return ConnectorError(
+        f"{name} of dbt Cloud run {run_id} is not valid JSON (truncated download?): "
+        f"{reason}; {size:,} bytes received."
+    )
+
+
+def _not_an_object(type_name: str, *, name: str, run_id: int) -> ConnectorError:
+    return ConnectorError(
+        f"{name} of dbt Cloud run {run_id} is not a dbt artifact: expected a JSON object, "
+        f"got a JSON {type_name}."
+    )
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -122,7 +139,7 @@ def parse_artifacts(
     """Every record one run's artifacts describe. Only `manifest` is required: without
     run_results, sources or catalog the statuses, freshness and catalog columns stay empty."""
     return _Parser(
-        manifest=_dict(manifest),
+        manifest=_ManifestParts.of_dict(_dict(manifest)),
         run_results=_dict(run_results),
         sources=_dict(sources),
         catalog=_dict(catalog),
@@ -132,11 +149,257 @@ def parse_artifacts(
     ).parse()
 
 
+def parse_artifacts_from_files(
+    *,
+    manifest_path: str | os.PathLike | IO[bytes],
+    run_results: dict | None,
+    sources: dict | None,
+    catalog: dict | None,
+    provenance: Provenance,
+    project_id: int | None,
+    explore_url: Callable[[str], str] | None = None,
+    name: str = "manifest.json",
+) -> DbtArtifacts:
+    """`parse_artifacts` with the manifest read from a file (a path, or a seekable binary
+    file), node by node: the whole manifest is never in memory, as bytes or as a dict. The
+    same records, and the same ConnectorError as `load_artifact` when it is no JSON object."""
+    run_id = provenance.run_id
+    with _ManifestFile(manifest_path) as manifest_file:
+        try:
+            parts = _ManifestParts.of_file(manifest_file, name=name, run_id=run_id)
+            return _Parser(
+                manifest=parts,
+                run_results=_dict(run_results),
+                sources=_dict(sources),
+                catalog=_dict(catalog),
+                provenance=provenance,
+                project_id=project_id,
+                explore_url=explore_url,
+            ).parse()
+        except (ijson.JSONError, UnicodeDecodeError, RecursionError) as exc:
+            raise _invalid_json(exc, name=name, run_id=run_id, size=manifest_file.size()) from None
+
+
+class _ManifestFile:
+    """A manifest on disk, opened once and rewound for each pass over it."""
+
+    def __init__(self, source: str | os.PathLike | IO[bytes]) -> None:
+        self.source = source
+        self.owned = isinstance(source, (str, os.PathLike))
+        self.file: IO[bytes] | None = None
+
+    def __enter__(self) -> _ManifestFile:
+        self.file = open(self.source, "rb") if self.owned else self.source  # noqa: SIM115
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.owned and self.file is not None:
+            self.file.close()
+
+    def rewound(self) -> IO[bytes]:
+        self.file.seek(0)
+        return self.file
+
+    def size(self) -> int:
+        self.file.seek(0, os.SEEK_END)
+        return self.file.tell()
+
+
+@dataclass
+class _ManifestParts:
+    """What the parser needs of a manifest. `whole`: the small sections as they are.
+    `known`: every unique_id key of the MANIFEST_SECTIONS. `index`: per streamed section, its
+    entries as (position, key, item), item holding at least INDEX_FIELDS and config.enabled
+    (None when not an object). `stream(section)`: the same entries, items whole, in order."""
+
+    whole: dict[str, Any]
+    known: set[str]
+    index: dict[str, list[tuple[int, str, Any]]]
+    stream: Callable[[str], Iterable[tuple[int, str, Any]]]
+
+    @classmethod
+    def of_dict(cls, manifest: dict) -> _ManifestParts:
+        known: set[str] = set()
+        for section in MANIFEST_SECTIONS:
+            known.update(_dict(manifest.get(section)))
+
+        def stream(section: str) -> Iterator[tuple[int, str, Any]]:
+            for position, (key, item) in enumerate(_dict(manifest.get(section)).items()):
+                yield position, key, item
+
+        return cls(
+            whole={section: manifest.get(section) for section in WHOLE_SECTIONS},
+            known=known,
+            index={section: list(stream(section)) for section in STREAMED_SECTIONS},
+            stream=stream,
+        )
+
+    @classmethod
+    def of_file(cls, manifest: _ManifestFile, *, name: str, run_id: int) -> _ManifestParts:
+        whole, known, index = _scan(manifest.rewound(), name=name, run_id=run_id)
+
+        def stream(section: str) -> Iterator[tuple[int, str, Any]]:
+            items = ijson.kvitems(manifest.rewound(), section, use_float=True)
+            for position, (key, item) in enumerate(items):
+                yield position, key, item
+
+        return cls(whole=whole, known=known, index=index, stream=stream)
+
+
+_SCALAR_TYPES = {
+    "string": "str",
+    "number": "int",
+    "boolean": "bool",
+    "null": "NoneType",
+    "start_array": "list",
+}
+
+
+def _scan(file: IO[bytes], *, name: str, run_id: int):
+    """One pass over a manifest's JSON events: the small sections whole, the keys of the
+    others, and for nodes and sources what deciding which of them count needs."""
+    events = ijson.basic_parse(file, use_float=True)
+    first = next(events, None)
+    if first is None:
+        raise ijson.IncompleteJSONError("empty document")
+    if first[0] != "start_map":
+        type_name = _SCALAR_TYPES.get(first[0], "object")
+        if first[0] == "number" and isinstance(first[1], float):
+            type_name = "float"
+        for _ in events:  # invalid JSON after all: that error first, like json.loads
+            pass
+        raise _not_an_object(type_name, name=name, run_id=run_id)
+    whole: dict[str, Any] = dict.fromkeys(WHOLE_SECTIONS)
+    known: set[str] = set()
+    entries: dict[str, dict[str, tuple[int, Any]]] = {s: {} for s in STREAMED_SECTIONS}
+    positions = dict.fromkeys(STREAMED_SECTIONS, 0)
+    for event, section in events:
+        if event != "map_key":  # the manifest's end_map
+            continue
+        if section in WHOLE_SECTIONS:
+            whole[section] = _build(events)
+            if section in MANIFEST_SECTIONS:
+                known.update(_dict(whole[section]))
+        elif section in STREAMED_SECTIONS:
+            positions[section] = _index_section(events, entries[section], known, positions[section])
+        elif section in MANIFEST_SECTIONS:
+            _keys(events, known)
+        else:
+            _skip(events)
+    for _ in events:  # trailing data is an error, as it is to json.loads
+        pass
+    index = {
+        section: [(position, key, item) for key, (position, item) in found.items()]
+        for section, found in entries.items()
+    }
+    return whole, known, index
+
+
+def _build(events: Iterator[tuple[str, Any]]) -> Any:
+    builder = ijson.ObjectBuilder()
+    event, value = next(events)
+    builder.event(event, value)
+    if event in ("start_map", "start_array"):
+        depth = 1
+        for event, value in events:
+            builder.event(event, value)
+            if event in ("start_map", "start_array"):
+                depth += 1
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+                if not depth:
+                    break
+    return builder.value
+
+
+def _skip(events: Iterator[tuple[str, Any]], event: str | None = None) -> None:
+    """Past one value; `event` when its first event is already read."""
+    if event is None:
+        event, _value = next(events)
+    if event not in ("start_map", "start_array"):
+        return
+    depth = 1
+    for event, _value in events:
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if not depth:
+                return
+
+
+def _keys(events: Iterator[tuple[str, Any]], known: set[str]) -> None:
+    event, _value = next(events)
+    if event != "start_map":
+        _skip(events, event)
+        return
+    for event, value in events:
+        if event == "end_map":
+            return
+        known.add(value)  # a map_key
+        _skip(events)
+
+
+def _index_section(
+    events: Iterator[tuple[str, Any]],
+    found: dict[str, tuple[int, Any]],
+    known: set[str],
+    position: int,
+) -> int:
+    """The entries of nodes or sources, each reduced to its INDEX_FIELDS and config.enabled.
+    A repeated key keeps its first place and its last value, as in json.loads' dict."""
+    event, _value = next(events)
+    if event != "start_map":
+        _skip(events, event)
+        return position
+    for event, key in events:
+        if event == "end_map":
+            return position
+        known.add(key)
+        found[key] = (position, _index_item(events))
+        position += 1
+    return position
+
+
+def _index_item(events: Iterator[tuple[str, Any]]) -> dict | None:
+    event, _value = next(events)
+    if event != "start_map":
+        _skip(events, event)
+        return None
+    item: dict[str, Any] = {}
+    for event, field in events:
+        if event == "end_map":
+            return item
+        item.pop(field, None)  # a repeated key: its last value counts
+        event, value = next(events)
+        if field in INDEX_FIELDS and event not in ("start_map", "start_array"):
+            item[field] = value
+        elif field == "config" and event == "start_map":
+            item["config"] = _index_config(events)
+        else:
+            _skip(events, event)
+    return item
+
+
+def _index_config(events: Iterator[tuple[str, Any]]) -> dict:
+    config: dict[str, Any] = {}
+    for event, field in events:
+        if event == "end_map":
+            return config
+        config.pop(field, None)
+        event, value = next(events)
+        if field == "enabled" and event not in ("start_map", "start_array"):
+            config["enabled"] = value
+        else:
+            _skip(events, event)
+    return config
+
+
 class _Parser:
     def __init__(
         self,
         *,
-        manifest: dict,
+        manifest: _ManifestParts,
         run_results: dict,
         sources: dict,
         catalog: dict,
@@ -149,9 +412,10 @@ class _Parser:
         self.project_id = project_id
         self.explore_url = explore_url
         self.warnings: dict[str, list[str]] = {}
-        self.adapter = _str(_dict(manifest.get("metadata")).get("adapter_type")).lower()
+        self.metadata = _dict(manifest.whole.get("metadata"))
+        self.adapter = _str(self.metadata.get("adapter_type")).lower()
 
-        disabled = manifest.get("disabled")
+        disabled = manifest.whole.get("disabled")
         # A dict of unique_id -> [node] since manifest v5; a list of nodes before.
         self.disabled = (
             set(disabled)
@@ -169,11 +433,18 @@ class _Parser:
         self.freshness = _index(_dict(sources).get("results"))
         self.catalog = {**_dict(catalog.get("nodes")), **_dict(catalog.get("sources"))}
 
-        nodes = self._enabled("nodes")
+        # Which entry (section, position) of nodes and sources each record is read from: the
+        # index holds only what deciding needs, the entries are read whole in parse().
+        nodes = self._enabled_entries("nodes")
         self.relations = {
-            uid: node for uid, node in nodes.items() if node.get("resource_type") in RELATION_TYPES
+            uid: item
+            for uid, (_at, item) in nodes.items()
+            if item.get("resource_type") in RELATION_TYPES
         }
-        self.relations.update(self._enabled("sources"))
+        self.relation_at = {uid: nodes[uid][0] for uid in self.relations}
+        for uid, (at, item) in self._enabled_entries("sources").items():
+            self.relations[uid] = item
+            self.relation_at[uid] = at
         self.relation_ids: dict[tuple[str, ...], str] = {}
         for uid, node in self.relations.items():
             name = _str(node.get("name"))
@@ -182,8 +453,8 @@ class _Parser:
             else:
                 self.relation_ids.setdefault(("ref", _str(node.get("package_name")), name), uid)
                 self.relation_ids.setdefault(("ref", "", name), uid)
-        self.data_tests = {
-            uid: node for uid, node in nodes.items() if node.get("resource_type") == "test"
+        self.test_at = {
+            uid: at for uid, (at, item) in nodes.items() if item.get("resource_type") == "test"
         }
 
         self.semantic_models = self._enabled("semantic_models")
@@ -203,8 +474,28 @@ class _Parser:
     # -- entry point -------------------------------------------------------------------
 
     def parse(self) -> DbtArtifacts:
-        nodes = tuple(self._node(uid, node) for uid, node in self.relations.items())
-        tests = [self._test(uid, test) for uid, test in self.data_tests.items()]
+        node_records: dict[str, DbtNodeRecord | None] = dict.fromkeys(self.relations)
+        test_records: dict[str, DbtTestRecord | None] = dict.fromkeys(self.test_at)
+        # Nodes warn before tests, whatever their order in the manifest.
+        node_warnings: dict[str, list[str]] = {}
+        test_warnings: dict[str, list[str]] = {}
+        for section in STREAMED_SECTIONS:
+            for position, key, item in self.manifest.stream(section):
+                if not isinstance(item, dict):
+                    continue
+                uid = _str(item.get("unique_id")) or key
+                if self.relation_at.get(uid) == (section, position):
+                    self.warnings = node_warnings
+                    node_records[uid] = self._node(uid, item)
+                if section == "nodes" and self.test_at.get(uid) == ("nodes", position):
+                    self.warnings = test_warnings
+                    test_records[uid] = self._test(uid, item)
+        self.warnings = {}
+        for found in (node_warnings, test_warnings):
+            for kind, messages in found.items():
+                self.warnings.setdefault(kind, []).extend(messages)
+        nodes = tuple(r for r in node_records.values() if r is not None)
+        tests = [r for r in test_records.values() if r is not None]
         for node in nodes:
             if node.contract_enforced:
                 tests.extend(self._constraint_tests(node))
@@ -212,9 +503,7 @@ class _Parser:
         return DbtArtifacts(
             project_id=self.project_id,
             provenance=self.provenance,
-            manifest_generated_at=parse_timestamp(
-                _dict(self.manifest.get("metadata")).get("generated_at")
-            ),
+            manifest_generated_at=parse_timestamp(self.metadata.get("generated_at")),
             nodes=nodes,
             tests=tuple(tests),
             exposures=tuple(
@@ -229,15 +518,26 @@ class _Parser:
     # -- helpers shared by the sections ---------------------------------------------------
 
     def _enabled(self, section: str) -> dict[str, dict]:
-        """A manifest section without disabled entries, keyed by unique_id."""
+        """A small manifest section without disabled entries, keyed by unique_id."""
+        entries = enumerate(_dict(self.manifest.whole.get(section)).items())
+        return {uid: item for uid, (_at, item) in self._enabled_of(section, entries).items()}
+
+    def _enabled_entries(self, section: str) -> dict[str, tuple[tuple[str, int], dict]]:
+        """Nodes or sources without disabled entries: unique_id -> ((section, position), item)."""
+        entries = ((position, (key, item)) for position, key, item in self.manifest.index[section])
+        return self._enabled_of(section, entries)
+
+    def _enabled_of(
+        self, section: str, entries: Iterable[tuple[int, tuple[str, Any]]]
+    ) -> dict[str, tuple[tuple[str, int], dict]]:
         enabled = {}
-        for key, item in _dict(self.manifest.get(section)).items():
+        for position, (key, item) in entries:
             if not isinstance(item, dict):
                 continue
             uid = _str(item.get("unique_id")) or key
             if uid in self.disabled or _dict(item.get("config")).get("enabled") is False:
                 continue
-            enabled[uid] = item
+            enabled[uid] = ((section, position), item)
         return enabled
 
     def _warn(self, kind: str, message: str) -> None:
@@ -280,9 +580,7 @@ class _Parser:
         return uid
 
     def _check_results(self) -> None:
-        known = set()
-        for section in MANIFEST_SECTIONS:
-            known.update(_dict(self.manifest.get(section)))
+        known = self.manifest.known
         for uid, result in self.results.items():
             if uid not in known:
                 self._warn(

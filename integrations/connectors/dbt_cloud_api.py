@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import IO, Any
 
 import requests
 
@@ -21,6 +21,7 @@ from .base import ConnectorError, TransientConnectorError
 logger = logging.getLogger(__name__)
 
 PAGE_LIMIT = 100
+DOWNLOAD_CHUNK = 1024 * 1024
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 
 
@@ -66,14 +67,29 @@ class DbtCloudClient:
     def _url(self, path: str) -> str:
         return f"{self.base}/api/{path.lstrip('/')}"
 
-    def _request(self, path: str, *, params: dict | None = None, accept_json: bool = True):
+    def _request(
+        self,
+        path: str,
+        *,
+        params: dict | None = None,
+        accept_json: bool = True,
+        sink: Callable[[requests.Response], None] | None = None,
+    ):
+        """GET with retries. With `sink`, the body is streamed: a successful answer is handed
+        to sink (a transport error while it reads is retried like one before the answer)."""
         url = self._url(path)
         headers = {"Accept": "application/json"} if accept_json else {"Accept": "*/*"}
         for attempt in range(1, self.max_attempts + 1):
             try:
                 response = self.session.get(
-                    url, params=params, headers=headers, timeout=self.timeout
+                    url, params=params, headers=headers, timeout=self.timeout, stream=bool(sink)
                 )
+                if sink is not None:
+                    with response:
+                        if response.status_code >= 400:
+                            response.content  # noqa: B018 - the error text, read under the retry
+                        else:
+                            sink(response)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt == self.max_attempts:
                     raise TransientConnectorError(
@@ -155,6 +171,32 @@ class DbtCloudClient:
             accept_json=False,
         )
         return response.content
+
+    def artifact_to_file(
+        self, run_id: int, path: str, dest: IO[bytes], *, step: int | None = None
+    ) -> int:
+        """`artifact`, written to `dest` chunk by chunk rather than held in memory: for the
+        manifest, the largest. Each attempt starts `dest` over. The number of bytes written."""
+        params = {"step": step} if step is not None else None
+        written = 0
+
+        def sink(response: requests.Response) -> None:
+            nonlocal written
+            dest.seek(0)
+            dest.truncate()
+            written = 0
+            for chunk in response.iter_content(chunk_size=DOWNLOAD_CHUNK):
+                dest.write(chunk)
+                written += len(chunk)
+            dest.flush()
+
+        self._request(
+            f"v2/accounts/{self.account_id}/runs/{run_id}/artifacts/{path}",
+            params=params,
+            accept_json=False,
+            sink=sink,
+        )
+        return written
 
 
 def error_text(response: requests.Response) -> str:

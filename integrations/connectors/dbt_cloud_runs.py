@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from .base import Reporter
-from .dbt_artifacts import load_artifact, parse_artifacts
+from .dbt_artifacts import load_artifact, parse_artifacts_from_files
 from .dbt_cloud_api import DbtCloudClient, DbtCloudNotFound
 from .dbt_records import DbtJobRecord, DbtRunRecord, Provenance, SyncState
 
@@ -166,6 +167,10 @@ class AccountWalk:
             return None
         return load_artifact(raw, name=path, run_id=run_id)
 
+    def manifest_to_file(self, run_id: int, dest: IO[bytes], *, step: int | None) -> None:
+        """The run's manifest.json (required), downloaded into `dest`, never whole in memory."""
+        self.client.artifact_to_file(run_id, "manifest.json", dest, step=step)
+
     def read_run(self, run: dict, job: DbtJobRecord) -> Iterator:
         run_id = run["id"]
         build_steps, freshness_step = self.steps(run_id)
@@ -175,7 +180,22 @@ class AccountWalk:
                 "step; its last step's artifacts are read."
             )
             build_steps = [None]
-        manifest = self.artifact(run_id, "manifest.json", step=build_steps[-1], required=True)
+        # The manifest is the largest artifact: it goes to a temporary file (deleted on
+        # close), parsed from there node by node.
+        with tempfile.TemporaryFile(prefix="dbt-manifest-") as manifest:
+            self.manifest_to_file(run_id, manifest, step=build_steps[-1])
+            artifacts = self._parse_run(run, job, manifest, build_steps, freshness_step)
+        yield artifacts
+
+    def _parse_run(
+        self,
+        run: dict,
+        job: DbtJobRecord,
+        manifest: IO[bytes],
+        build_steps: list,
+        freshness_step: int | None,
+    ):
+        run_id = run["id"]
         results: list[dict] = []
         for step in build_steps:
             found = self.artifact(run_id, "run_results.json", step=step, required=False)
@@ -191,8 +211,8 @@ class AccountWalk:
             job_id=job.dbt_id, run_id=run_id, finished_at=parse_time(run.get("finished_at"))
         )
         project_id = job.project_id
-        yield parse_artifacts(
-            manifest=manifest,
+        return parse_artifacts_from_files(
+            manifest_path=manifest,
             run_results={"results": results} if results else None,
             sources=sources,
             catalog=catalog,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import gzip
+import io
+import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +14,12 @@ from pathlib import Path
 import pytest
 
 from integrations.connectors.base import ConnectorError
-from integrations.connectors.dbt_artifacts import load_artifact, parse_artifacts, parse_timestamp
+from integrations.connectors.dbt_artifacts import (
+    load_artifact,
+    parse_artifacts,
+    parse_artifacts_from_files,
+    parse_timestamp,
+)
 from integrations.connectors.dbt_records import DbtArtifacts, Provenance
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -597,3 +604,97 @@ def test_a_parse_only_manifest_has_no_compiled_code(tuva):
     assert {n.compiled_code for n in tuva.nodes} == {""}
     assert all(n.raw_code for n in tuva.nodes if n.resource_type == "model")
     assert (tuva.exposures, tuva.terms, tuva.groups) == ((), (), ())
+
+
+# -- the manifest read from a file, node by node -------------------------------------------
+
+
+def parse_file(path, artifacts: dict[str, dict | None], **overrides) -> DbtArtifacts:
+    kwargs = {
+        "manifest_path": path,
+        "run_results": artifacts.get("run_results"),
+        "sources": artifacts.get("sources"),
+        "catalog": artifacts.get("catalog"),
+        "provenance": PROVENANCE,
+        "project_id": 5,
+        "explore_url": explore_url,
+    }
+    kwargs.update(overrides)
+    return parse_artifacts_from_files(**kwargs)
+
+
+def test_the_file_parser_gives_the_records_of_the_dict_parser_on_jaffle_shop(jaffle, parsed):
+    from_file = parse_file(JAFFLE / "manifest.json", jaffle)
+    assert from_file == parsed
+    assert [n.unique_id for n in from_file.nodes] == [n.unique_id for n in parsed.nodes]
+    assert [t.unique_id for t in from_file.tests] == [t.unique_id for t in parsed.tests]
+
+
+def test_the_file_parser_reads_an_open_binary_file_too(jaffle, parsed):
+    with (JAFFLE / "manifest.json").open("rb") as handle:
+        assert parse_file(handle, jaffle) == parsed
+    assert parse_file(io.BytesIO((JAFFLE / "manifest.json").read_bytes()), jaffle) == parsed
+
+
+def test_the_file_parser_drops_disabled_nodes_and_warns_in_the_same_order(jaffle, tmp_path):
+    manifest = copy.deepcopy(jaffle["manifest"])
+    manifest["disabled"] = {
+        "model.jaffle_shop.customers": [manifest["nodes"]["model.jaffle_shop.customers"]]
+    }
+    manifest["nodes"]["model.jaffle_shop.orders"]["config"]["enabled"] = False
+    manifest["nodes"]["model.jaffle_shop.stg_orders"]["group"] = "nobody"
+    manifest["nodes"]["test.jaffle_shop.not_json"] = "not an object"
+    run_results = copy.deepcopy(jaffle["run_results"])
+    run_results["results"].append({"unique_id": "model.other.gone", "status": "success"})
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    from_dict = parse(jaffle, manifest=manifest, run_results=run_results)
+    from_file = parse_file(path, jaffle, run_results=run_results)
+    assert from_file == from_dict
+    assert len(from_file.warnings) > 2  # group, attached and run_results warnings, in order
+    assert "model.jaffle_shop.orders" not in by_id(from_file.nodes)
+
+
+def test_the_file_parser_gives_the_records_of_the_dict_parser_on_tuva(tuva, tmp_path):
+    path = tmp_path / "manifest.json"
+    path.write_bytes(gzip.decompress(TUVA.read_bytes()))
+    from_file = parse_artifacts_from_files(
+        manifest_path=path,
+        run_results=None,
+        sources=None,
+        catalog=None,
+        provenance=PROVENANCE,
+        project_id=None,
+    )
+    assert from_file == tuva
+
+
+def test_a_truncated_manifest_file_is_the_same_connector_error(jaffle, tmp_path):
+    path = tmp_path / "manifest.json"
+    path.write_bytes((JAFFLE / "manifest.json").read_bytes()[:100_000])
+    with pytest.raises(ConnectorError) as caught:
+        parse_file(path, jaffle)
+    message = str(caught.value)
+    assert message.startswith(
+        "manifest.json of dbt Cloud run 9001 is not valid JSON (truncated download?): "
+    )
+    assert "100,000 bytes received" in message
+    assert len(message) < 400
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b"", "is not valid JSON"),
+        (b"<html>502 Bad Gateway</html>", "is not valid JSON"),
+        (b'{"nodes": {}} trailing', "is not valid JSON"),
+        (b"[1, 2]", "expected a JSON object, got a JSON list"),
+        (b'"text"', "expected a JSON object, got a JSON str"),
+    ],
+)
+def test_a_manifest_file_that_is_no_json_object_is_a_connector_error(raw, reason, tmp_path):
+    path = tmp_path / "manifest.json"
+    path.write_bytes(raw)
+    with pytest.raises(ConnectorError, match=reason):
+        parse_file(path, {})
