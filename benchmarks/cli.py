@@ -25,3 +25,20 @@ def run_main(main: Callable[[], int]) -> None:
             file=sys.stderr,
         )
         sys.exit(2)
+
+
+def print_columns(names: list[str], rows: list[tuple[str, list[str]]]) -> None:
+    """A table of figures: one row per label, one right-aligned column per name."""
+    label_width = max(len(label) for label, _ in rows)
+    widths = [
+        max(len(name), *(len(values[i]) for _, values in rows)) for i, name in enumerate(names)
+    ]
+    print(
+        " " * label_width + "  " + "  ".join(n.rjust(w) for n, w in zip(names, widths, strict=True))
+    )
+    for label, values in rows:
+        print(
+            label.ljust(label_width)
+            + "  "
+            + "  ".join(v.rjust(w) for v, w in zip(values, widths, strict=True))
+        )

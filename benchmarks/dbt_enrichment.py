@@ -82,7 +82,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .cli import BenchmarkFailed, run_main
+from .cli import BenchmarkFailed, print_columns, run_main
 from .synthetic import Server
 from .synthetic_dbt import Relation, plan_project, warehouse_relations
 from .warehouse_sync import (
@@ -683,20 +683,7 @@ def format_match(report: dict[str, int] | None) -> str:
 
 
 def print_table(steps: list[Step]) -> None:
-    rows = report_rows(steps)
-    label_width = max(len(label) for label, _ in rows)
-    widths = [max(len(s.name), *(len(v[i]) for _, v in rows)) for i, s in enumerate(steps)]
-    print(
-        " " * label_width
-        + "  "
-        + "  ".join(s.name.rjust(w) for s, w in zip(steps, widths, strict=True))
-    )
-    for label, values in rows:
-        print(
-            label.ljust(label_width)
-            + "  "
-            + "  ".join(v.rjust(w) for v, w in zip(values, widths, strict=True))
-        )
+    print_columns([s.name for s in steps], report_rows(steps))
 
 
 @dataclass

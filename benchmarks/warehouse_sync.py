@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .cli import BenchmarkFailed, run_main
+from .cli import BenchmarkFailed, print_columns, run_main
 from .synthetic import (
     LEVELS,
     Server,
@@ -404,22 +404,7 @@ def print_report(summary: dict[str, Any], phases: list[PhaseResult]) -> None:
     )
     print(f"Changes before the last sync: {summary['changes']}")
     print()
-    rows = report_rows(phases)
-    label_width = max(len(label) for label, _ in rows)
-    widths = [
-        max(len(p.name), *(len(values[i]) for _, values in rows)) for i, p in enumerate(phases)
-    ]
-    print(
-        " " * label_width
-        + "  "
-        + "  ".join(p.name.rjust(w) for p, w in zip(phases, widths, strict=True))
-    )
-    for label, values in rows:
-        print(
-            label.ljust(label_width)
-            + "  "
-            + "  ".join(v.rjust(w) for v, w in zip(values, widths, strict=True))
-        )
+    print_columns([p.name for p in phases], report_rows(phases))
     print()
 
 

@@ -44,7 +44,6 @@ from .matching import TableIndex, match_columns
 
 logger = logging.getLogger(__name__)
 
-BATCH = 1000
 # Which node describes a table when several do (a seed and the source over it).
 NODE_PRECEDENCE = {"model": 0, "snapshot": 1, "seed": 2, "source": 3}
 DBT_MAY_WRITE = {DescriptionSource.NONE, DescriptionSource.DBT}
@@ -263,7 +262,7 @@ def _ingest(integration, artifacts: list[DbtArtifacts], jobs, runs, counts: Coun
     )
     for values in [*nodes_wanted.values(), *terms_wanted.values()]:
         values["group_id"] = group_ids.get(values.pop("group_unique_id") or "")
-    node_ids = upsert(
+    upsert(
         DbtNode,
         integration=integration,
         desired=nodes_wanted,
@@ -273,7 +272,7 @@ def _ingest(integration, artifacts: list[DbtArtifacts], jobs, runs, counts: Coun
         skip=_newer,
         removable=removable,
     )
-    _tests(integration, tests_wanted, node_ids, removable, counts)
+    _tests(integration, tests_wanted, removable, counts)
     upsert(
         DbtExposure,
         integration=integration,
@@ -336,7 +335,7 @@ def _node_values(n) -> dict[str, Any]:
     return values
 
 
-def _tests(integration, wanted: dict, node_ids: dict, removable, counts: Counts) -> None:
+def _tests(integration, wanted: dict, removable, counts: Counts) -> None:
     before = {
         row["unique_id"]: row
         for row in DbtTest.objects.filter(integration=integration, unique_id__in=list(wanted))
