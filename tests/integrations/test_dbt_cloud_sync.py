@@ -15,6 +15,7 @@ from integrations.services import integration_create, sync_execute
 from tests.integrations.test_sync_worker import run_sync
 from tests.support.dbt_cloud_standin import jaffle_shop_steps
 from tests.support.dbt_fixtures import artifact
+from tests.support.waiting import wait_until
 
 ACCOUNT, PROJECT, PROD, DEV = 70403103922125, 70000000000310, 70000000000555, 70000000000556
 PROD_JOB, CI_JOB, DEV_JOB = 70000000004021, 70000000004022, 70000000004023
@@ -72,10 +73,12 @@ def test_worker_syncs_dbt_cloud_and_enriches_the_warehouse_tables(worker, connec
     warehouse, dbt = connected
     first = run_sync(warehouse)
     assert first.status == SyncRun.Status.SUCCEEDED, first.error
-    # The warehouse sync chained a dbt Cloud sync; wait for it rather than racing it.
-    chained = SyncRun.objects.filter(integration=dbt).first()
-    assert chained is not None and chained.trigger == SyncRun.Trigger.CHAINED
-    from tests.support.waiting import wait_until
+    # The warehouse sync chained a dbt Cloud sync; the worker queues it just after marking
+    # the warehouse run succeeded, so wait for it rather than racing it.
+    chained = wait_until(
+        lambda: SyncRun.objects.filter(integration=dbt).first(), timeout=30, what="the chained run"
+    )
+    assert chained.trigger == SyncRun.Trigger.CHAINED
 
     wait_until(
         lambda: SyncRun.objects.get(pk=chained.pk).status in ("succeeded", "failed"),
