@@ -45,8 +45,9 @@ Figures per enrichment, from the timed twin unless said otherwise:
   cursor's copy of the SQL included;
 - Python peak, from the traced twin: tracemalloc's peak during the parse (the run_results,
   the manifest's small sections, an index of its nodes, one node at a time, and the records)
-  and during the apply (the records still held, plus everything dbt_apply builds); their
-  maximum over the manifest's size on disk is the ratio the target is about;
+  and during the apply (the records, handed over to dbt_apply as sync_execute does, so
+  held until stored, plus everything dbt_apply builds); their maximum over the manifest's
+  size on disk is the ratio the target is about;
 - the run's counts, and the match report.
 
 Then it prints the issue's targets next to the figures, met or missed: Tuva enriched in
@@ -427,6 +428,7 @@ def enrich(
     """A sync that found one new run: parse its artifacts, then apply them."""
     from catalog.services import dbt_apply
     from integrations.connectors.dbt_records import SyncState
+    from integrations.services.sync import handed_over
 
     run = new_run(dbt)
     dbt.refresh_from_db()
@@ -448,7 +450,8 @@ def enrich(
                 artifacts,
                 SyncState({"ingested_runs": {str(JOB_ID): RUN_ID}}),
             ]
-            counts = dbt_apply(integration=dbt, run=run, records=records)
+            del artifacts  # handed over to dbt_apply, as sync_execute does
+            counts = dbt_apply(integration=dbt, run=run, records=handed_over(records))
         applied = Lap.now()
         if tracer:
             tracer.mark("apply")

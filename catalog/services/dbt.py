@@ -47,6 +47,43 @@ logger = logging.getLogger(__name__)
 # Which node describes a table when several do (a seed and the source over it).
 NODE_PRECEDENCE = {"model": 0, "snapshot": 1, "seed": 2, "source": 3}
 DBT_MAY_WRITE = {DescriptionSource.NONE, DescriptionSource.DBT}
+# What dbt writes on catalog rows; an update sets them all, unchanged ones to what was read.
+TABLE_DBT_FIELDS = (
+    "description",
+    "description_source",
+    "tags",
+    "tags_source",
+    "owners",
+    "owners_source",
+)
+COLUMN_DBT_FIELDS = ("description", "description_source", "tags", "tags_source")
+MATCH_FIELDS = (
+    "table_id",
+    "match_status",
+    "match_rule",
+    "match_reason",
+    "match_candidate",
+    "missing_columns",
+    "undocumented_columns",
+)
+NODE_FIELDS = (
+    "id",
+    "unique_id",
+    "resource_type",
+    "relation_name",
+    "database",
+    "schema",
+    "identifier",
+    "materialized",
+    "description",
+    "tags",
+    "owner",
+    "columns",
+    "depends_on",
+    "job_id",
+    "execution_status",
+    *MATCH_FIELDS,
+)
 
 
 def jsonable(value: Any) -> Any:
@@ -152,25 +189,44 @@ def dbt_apply(
     warn: Callable[[str], None] | None = None,
     **_: Any,
 ) -> dict[str, dict[str, int]]:
-    """Apply one dbt Cloud sync's records to the catalog."""
+    """Apply one dbt Cloud sync's records to the catalog.
+
+    The runs' artifacts are let go of once stored: what is derived afterwards is read back
+    from the catalog. A caller that hands the records over (an iterator that keeps none of
+    them, as `sync_execute` does) lets their memory go too.
+    """
     type(integration).objects.select_for_update().filter(pk=integration.pk).first()
     warn = warn or (lambda _m: None)
-    records = list(records)
+    job_records, run_records, artifacts, state = _sorted_out(records)
     counts = Counts()
-    jobs = _jobs(integration, [r for r in records if isinstance(r, DbtJobRecord)], counts)
-    runs = _runs(integration, [r for r in records if isinstance(r, DbtRunRecord)], jobs, counts)
-    artifacts = sorted(
-        (r for r in records if isinstance(r, DbtArtifacts)),
-        key=lambda a: a.provenance.finished_at or datetime.min.replace(tzinfo=timezone.utc),
-    )
+    jobs = _jobs(integration, job_records, counts)
+    runs = _runs(integration, run_records, jobs, counts)
     if artifacts:
         _ingest(integration, artifacts, jobs, runs, counts, warn)
+    del artifacts
     _derive(integration, counts)
-    state = next((r.data for r in records if isinstance(r, SyncState)), None)
     if state is not None and state != integration.sync_state:
         integration.sync_state = state
         type(integration).objects.filter(pk=integration.pk).update(sync_state=state)
     return counts.kinds
+
+
+def _sorted_out(records: Iterable) -> tuple[list, list, list[DbtArtifacts], dict | None]:
+    """Jobs, runs, artifacts (the oldest run's first) and the sync state."""
+    jobs, runs, artifacts, state = [], [], [], None
+    for record in records:
+        if isinstance(record, DbtJobRecord):
+            jobs.append(record)
+        elif isinstance(record, DbtRunRecord):
+            runs.append(record)
+        elif isinstance(record, DbtArtifacts):
+            artifacts.append(record)
+        elif isinstance(record, SyncState):
+            state = record.data
+    artifacts.sort(
+        key=lambda a: a.provenance.finished_at or datetime.min.replace(tzinfo=timezone.utc)
+    )
+    return jobs, runs, artifacts, state
 
 
 # -- jobs and runs -------------------------------------------------------------------------
@@ -398,31 +454,9 @@ def _derive(integration, counts: Counts) -> None:
     nodes = list(
         DbtNode.objects.filter(integration=integration, removed=False)
         .order_by()
-        .values(
-            "id",
-            "unique_id",
-            "resource_type",
-            "relation_name",
-            "database",
-            "schema",
-            "identifier",
-            "materialized",
-            "description",
-            "tags",
-            "owner",
-            "columns",
-            "depends_on",
-            "table_id",
-            "match_status",
-            "match_rule",
-            "match_reason",
-            "match_candidate",
-            "missing_columns",
-            "undocumented_columns",
-            "job_id",
-            "execution_status",
-        )
+        .values(*NODE_FIELDS)
     )
+    by_table: dict[int, list[dict]] = defaultdict(list)
     for node in nodes:
         result = index.match(
             relation_name=node["relation_name"],
@@ -433,9 +467,12 @@ def _derive(integration, counts: Counts) -> None:
             database_map=database_map,
         )
         node["_match"] = result
-    columns_by_table = _columns_of([n["_match"].table_id for n in nodes if n["_match"].table_id])
-    _write_matches(nodes, columns_by_table, index, counts)
-    _enrich(nodes, columns_by_table, dbt_wins, index, counts)
+        if result.table_id:
+            by_table[result.table_id].append(node)
+        else:
+            node["columns"] = None  # only a matched node's columns are read again
+    _enrich(by_table, dbt_wins, index, counts)
+    _write_matches(nodes, counts)
     by_uid = {n["unique_id"]: n for n in nodes}
     _lineage(integration, nodes, by_uid, counts)
     _links(integration, by_uid, counts)
@@ -445,142 +482,111 @@ def _derive(integration, counts: Counts) -> None:
     counts.kinds["match_report"] = dict(m)
 
 
+def _rows_by_id(model, ids: list[int], fields: tuple[str, ...]) -> dict[int, dict]:
+    return {
+        row["id"]: row for row in model.objects.filter(pk__in=ids).order_by().values("id", *fields)
+    }
+
+
 def _columns_of(table_ids: list[int]) -> dict[int, list[dict]]:
     found = defaultdict(list)
     rows = (
-        Column.objects.filter(table_id__in=set(table_ids), removed=False)
+        Column.objects.filter(table_id__in=table_ids, removed=False)
         .order_by()
-        .values(
-            "id", "table_id", "name", "description", "description_source", "tags", "tags_source"
-        )
+        .values("id", "table_id", "name", *COLUMN_DBT_FIELDS)
     )
     for row in rows:
         found[row["table_id"]].append(row)
     return found
 
 
-def _write_matches(nodes: list[dict], columns_by_table, index: TableIndex, counts: Counts) -> None:
+def _enrich(
+    by_table: dict[int, list[dict]], dbt_wins: bool, index: TableIndex, counts: Counts
+) -> None:
+    """Per matched table: pair its nodes' documented columns with the warehouse's (for the
+    match report), then put descriptions, tags and owners from dbt onto the table and those
+    columns. A table's nodes and warehouse columns are let go of once it is done: holding
+    every node's columns and every warehouse column to the end made this the sync's peak."""
+    table_rows = _rows_by_id(Table, list(by_table), TABLE_DBT_FIELDS)
+    columns_by_table = _columns_of(list(by_table))
+    table_updates, column_updates = [], []
+    for table_id, table_nodes in by_table.items():
+        table_nodes.sort(key=lambda n: (NODE_PRECEDENCE.get(n["resource_type"], 9), n["unique_id"]))
+        present = columns_by_table.pop(table_id, [])
+        case = index.case_of_table(table_id)
+        for node in table_nodes:
+            declared = [c["name"] for c in node["columns"]]
+            node["_pairs"], node["_missing"], node["_undocumented"] = match_columns(
+                declared, [c["name"] for c in present], case
+            )
+        description = next((n["description"] for n in table_nodes if n["description"]), "")
+        tags = sorted({t for n in table_nodes for t in n["tags"]})
+        owners = sorted({n["owner"] for n in table_nodes if n["owner"]})
+        row = table_rows.pop(table_id)
+        if _take_dbt_values(row, description, tags, owners, dbt_wins):
+            table_updates.append(row)
+        columns = {c["name"]: c for c in present}
+        wanted: dict[str, tuple[str, list]] = {}
+        for node in table_nodes:
+            for declared in node["columns"]:
+                target = node["_pairs"].get(declared["name"])
+                if target and target not in wanted:
+                    wanted[target] = (
+                        declared.get("description") or "",
+                        sorted(declared.get("tags") or []),
+                    )
+            node["columns"] = node["_pairs"] = None
+        for name, (col_description, col_tags) in wanted.items():
+            if _take_dbt_values(columns[name], col_description, col_tags, None, dbt_wins):
+                column_updates.append(columns[name])
+    now = timezone.now()
+    for model, rows, fields, kind in (
+        (Table, table_updates, TABLE_DBT_FIELDS, "table"),
+        (Column, column_updates, COLUMN_DBT_FIELDS, "column"),
+    ):
+        for row in rows:
+            row["updated_at"] = now
+        bulk_update_rows(model, rows, [*fields, "updated_at"])
+        counts.add(f"{kind}_enriched", "updated", len(rows))
+
+
+def _write_matches(nodes: list[dict], counts: Counts) -> None:
+    now = timezone.now()
     changed = []
-    names = [
-        "table_id",
-        "match_status",
-        "match_rule",
-        "match_reason",
-        "match_candidate",
-        "missing_columns",
-        "undocumented_columns",
-    ]
     for node in nodes:
         result = node["_match"]
-        missing, undocumented = [], []
-        if result.table_id:
-            case = index.case_of_table(result.table_id)
-            declared = [c["name"] for c in node["columns"]]
-            present = [c["name"] for c in columns_by_table[result.table_id]]
-            node["_pairs"], missing, undocumented = match_columns(declared, present, case)
         values = {
             "table_id": result.table_id,
             "match_status": result.status,
             "match_rule": result.rule,
             "match_reason": result.reason,
             "match_candidate": result.candidate,
-            "missing_columns": missing,
-            "undocumented_columns": undocumented,
+            "missing_columns": node.get("_missing", []),
+            "undocumented_columns": node.get("_undocumented", []),
         }
         if any(node[k] != v for k, v in values.items()):
             node.update(values)
-            changed.append({"id": node["id"], "updated_at": timezone.now(), **values})
-    bulk_update_rows(DbtNode, changed, [*names, "updated_at"])
+            changed.append({"id": node["id"], "updated_at": now, **values})
+    bulk_update_rows(DbtNode, changed, [*MATCH_FIELDS, "updated_at"])
     counts.add("match", "updated", len(changed))
 
 
-def _enrich(
-    nodes: list[dict], columns_by_table, dbt_wins: bool, index: TableIndex, counts: Counts
-) -> None:
-    """Descriptions, tags and owners from dbt onto matched tables and their columns."""
-    by_table = defaultdict(list)
-    for node in nodes:
-        if node["_match"].table_id:
-            by_table[node["_match"].table_id].append(node)
-    table_rows = {
-        row["id"]: row
-        for row in Table.objects.filter(pk__in=list(by_table))
-        .order_by()
-        .values(
-            "id",
-            "description",
-            "description_source",
-            "tags",
-            "tags_source",
-            "owners",
-            "owners_source",
-        )
-    }
-    now = timezone.now()
-    table_updates, column_updates = [], []
-    for table_id, table_nodes in by_table.items():
-        table_nodes.sort(key=lambda n: (NODE_PRECEDENCE.get(n["resource_type"], 9), n["unique_id"]))
-        description = next((n["description"] for n in table_nodes if n["description"]), "")
-        tags = sorted({t for n in table_nodes for t in n["tags"]})
-        owners = sorted({n["owner"] for n in table_nodes if n["owner"]})
-        changes = _dbt_values(table_rows[table_id], description, tags, owners, dbt_wins)
-        if changes:
-            table_updates.append((table_id, changes))
-        columns = {c["name"]: c for c in columns_by_table[table_id]}
-        wanted: dict[str, tuple[str, list]] = {}
-        for node in table_nodes:
-            for declared in node["columns"]:
-                target = node.get("_pairs", {}).get(declared["name"])
-                if target and target not in wanted:
-                    wanted[target] = (
-                        declared.get("description") or "",
-                        sorted(declared.get("tags") or []),
-                    )
-        for name, (col_description, col_tags) in wanted.items():
-            changes = _dbt_values(columns[name], col_description, col_tags, None, dbt_wins)
-            if changes:
-                column_updates.append((columns[name]["id"], changes))
-    for model, updates, kind in (
-        (Table, table_updates, "table"),
-        (Column, column_updates, "column"),
-    ):
-        if not updates:
-            continue
-        names = sorted({n for _pk, ch in updates for n in ch})
-        current = {
-            row["id"]: row
-            for row in model.objects.filter(pk__in=[pk for pk, _ in updates]).values("id", *names)
-        }
-        rows = [
-            {"id": pk, "updated_at": now, **{n: current[pk][n] for n in names}, **changes}
-            for pk, changes in updates
-        ]
-        bulk_update_rows(model, rows, [*names, "updated_at"])
-        counts.add(f"{kind}_enriched", "updated", len(rows))
-
-
-def _dbt_values(
+def _take_dbt_values(
     row: dict, description: str, tags: list, owners: list | None, dbt_wins: bool
-) -> dict:
-    """What dbt may change on a table or column row under the integration's policy."""
-    changes = {}
+) -> bool:
+    """Put dbt's values on a table or column row where the integration's policy lets dbt
+    write them; whether that changed the row."""
     may = lambda source: dbt_wins or source in DBT_MAY_WRITE  # noqa: E731
+    wanted: dict[str, Any] = {}
     if description and may(row["description_source"]):
-        if (row["description"], row["description_source"]) != (description, DescriptionSource.DBT):
-            changes.update(description=description, description_source=DescriptionSource.DBT)
-    if (
-        tags
-        and may(row["tags_source"])
-        and (row["tags"], row["tags_source"]) != (tags, DescriptionSource.DBT)
-    ):
-        changes.update(tags=tags, tags_source=DescriptionSource.DBT)
-    if (
-        owners
-        and may(row["owners_source"])
-        and (row["owners"], row["owners_source"]) != (owners, DescriptionSource.DBT)
-    ):
-        changes.update(owners=owners, owners_source=DescriptionSource.DBT)
-    return changes
+        wanted.update(description=description, description_source=DescriptionSource.DBT)
+    if tags and may(row["tags_source"]):
+        wanted.update(tags=tags, tags_source=DescriptionSource.DBT)
+    if owners and may(row["owners_source"]):
+        wanted.update(owners=owners, owners_source=DescriptionSource.DBT)
+    changed = any(row[name] != value for name, value in wanted.items())
+    row.update(wanted)
+    return changed
 
 
 def _resolve(uid: str, by_uid: dict, seen: set | None = None) -> set[int]:

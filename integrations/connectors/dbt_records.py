@@ -184,9 +184,10 @@ class DbtGroupRecord:
     description: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class DbtArtifacts:
-    """Everything read from one run's artifacts, as records."""
+    """Everything read from one run's artifacts, as records. (Weak references tell the
+    tests that the apply lets go of them.)"""
 
     project_id: int | None
     provenance: Provenance

@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import logging
 import traceback
+from collections.abc import Iterator
 from datetime import timedelta
 
 from django.conf import settings
@@ -126,7 +127,7 @@ def sync_execute(*, run: SyncRun) -> SyncOutcome:
         counts = apply(
             integration=integration,
             run=run,
-            records=records,
+            records=handed_over(records),
             warn=reporter.warning,
             keep_schemas=reporter.skipped_schemas,
         )
@@ -153,6 +154,14 @@ def sync_execute(*, run: SyncRun) -> SyncOutcome:
     _succeed(run, reporter, counts)
     _start_dependents(integration)
     return SyncOutcome.SUCCEEDED
+
+
+def handed_over(records: list) -> Iterator:
+    """Yield the records, emptying the list as it goes: the apply then holds the only
+    reference to each, and can free a run's parsed artifacts once it has stored them."""
+    records.reverse()
+    while records:
+        yield records.pop()
 
 
 def _save_finished(run: SyncRun, reporter: RunReporter, **fields) -> None:

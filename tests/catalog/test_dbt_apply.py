@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -20,9 +23,11 @@ from catalog.models import (
     Table,
     TableLineage,
 )
+from catalog.services import dbt as dbt_service
 from catalog.services import dbt_apply
 from integrations.models import Integration, SyncRun
 from integrations.services import sync_execute
+from integrations.services.sync import handed_over
 from tests.support.dbt_fixtures import artifact, job, one_run, run, tuva_manifest
 
 pytestmark = pytest.mark.django_db
@@ -203,6 +208,29 @@ def test_documented_but_missing_and_undocumented_columns_are_reported(dbt):
     customers = node("model.jaffle_shop.customers")
     assert customers.missing_columns == ["total_order_amount"]
     assert customers.undocumented_columns == ["customer_lifetime_value"]
+
+
+def test_handed_over_artifacts_are_let_go_of_before_the_catalog_is_derived(dbt, monkeypatch):
+    # Holding every parsed node to the end of the apply made it the sync's memory peak.
+    records = one_run()
+    parsed = weakref.ref(records[2])
+    alive_at_derive = []
+    derive = dbt_service._derive
+
+    def watched(*args, **kwargs):
+        gc.collect()
+        alive_at_derive.append(parsed() is not None)
+        return derive(*args, **kwargs)
+
+    monkeypatch.setattr(dbt_service, "_derive", watched)
+    counts = apply(dbt, handed_over(records))
+
+    assert alive_at_derive == [False]
+    assert records == []
+    assert counts["match_report"] == {"matched": 13}
+    customers = node("model.jaffle_shop.customers")
+    assert customers.undocumented_columns == ["customer_lifetime_value"]
+    assert Column.objects.get(table=customers.table, name="customer_id").description
 
 
 def test_a_sync_with_no_new_run_writes_nothing(dbt):
