@@ -52,6 +52,12 @@ class _ConnectFormMixin:
                     config[name] = self.instance.config.get(name, "")
         return config
 
+    def tested(self) -> None:
+        """The typed credentials work: a new integration's form may now list what they reach
+        (dbt Cloud's projects, environments and jobs); an edit form listed them already."""
+        if self.instance is None and hasattr(self, "offer_choices"):
+            self.offer_choices(self.config())
+
     def add_service_error(self, error: ValidationError) -> None:
         if hasattr(error, "error_dict"):
             for field, errors in error.error_dict.items():

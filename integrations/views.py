@@ -112,14 +112,26 @@ def _connect_form_page(request, connector, form, save, context: dict) -> HttpRes
         try:
             if "_test" in request.POST:
                 test_result = integration_test_connection(connector=connector, config=form.config())
+                form.tested()
             else:
                 return save()
         except ValidationError as exc:
             form.add_service_error(exc)
+    typed_secrets = [
+        form.fields[name].label or name
+        for name in connector.secret_fields
+        if test_result and request.POST.get(name)
+    ]
     return render(
         request,
         "integrations/connect.html",
-        {"connector": connector, "form": form, "test_result": test_result, **context},
+        {
+            "connector": connector,
+            "form": form,
+            "test_result": test_result,
+            "retype": typed_secrets,
+            **context,
+        },
     )
 
 

@@ -12,7 +12,14 @@ from urllib.parse import urlsplit
 from django import forms
 from django.conf import settings
 
-from .base import TRANSFORM, Connector, ConnectorError, PatternListField, Reporter
+from .base import (
+    TRANSFORM,
+    Connector,
+    ConnectorError,
+    PatternListField,
+    Reporter,
+    split_patterns,
+)
 from .dbt_cloud_api import DbtCloudClient
 
 # Multi-tenant hosts (reference §1): account-prefixed cells and the legacy shared hosts.
@@ -91,6 +98,30 @@ class NameMappingField(forms.CharField):
         return mapping
 
 
+class IdListWidget(forms.Textarea):
+    """IDs typed in the textarea or ticked as checkboxes (once listed from dbt Cloud): every
+    submitted value counts."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        return data.getlist(name) if hasattr(data, "getlist") else data.get(name)
+
+
+class IdListField(PatternListField):
+    widget = IdListWidget(attrs={"rows": 2})
+
+    def clean(self, value: Any) -> list[str]:
+        ids = super().clean(value)
+        wrong = [i for i in ids if not i.isdigit()]
+        if wrong:
+            raise forms.ValidationError(
+                f"IDs are whole numbers, as in the dbt Cloud URLs: {', '.join(wrong)} is not."
+            )
+        return ids
+
+
+SCOPE_FIELDS = ("project_ids", "environment_ids", "job_ids")
+
+
 class DbtCloudForm(forms.Form):
     account_id = forms.IntegerField(
         label="Account ID",
@@ -125,15 +156,11 @@ class DbtCloudForm(forms.Form):
         initial="fill",
         required=False,
     )
-    project_ids = PatternListField(
-        label="Only projects", help_text="dbt Cloud project IDs; empty: all."
-    )
-    environment_ids = PatternListField(
+    project_ids = IdListField(label="Only projects", help_text="dbt Cloud project IDs; empty: all.")
+    environment_ids = IdListField(
         label="Only environments", help_text="Environment IDs; empty: all deployment environments."
     )
-    job_ids = PatternListField(
-        label="Only jobs", help_text="Job IDs; empty: every job but CI jobs."
-    )
+    job_ids = IdListField(label="Only jobs", help_text="Job IDs; empty: every job but CI jobs.")
     include_ci = forms.BooleanField(
         label="Include CI jobs",
         required=False,
@@ -144,16 +171,23 @@ class DbtCloudForm(forms.Form):
     )
 
     def use_stored_config(self, config: dict[str, Any]) -> None:
+        self.offer_choices(config)
+
+    def offer_choices(self, config: dict[str, Any]) -> None:
         """Offer the account's projects, environments and jobs as choices, read from the API
-        with the stored credentials; left as typed IDs when dbt Cloud cannot be reached."""
+        with these credentials; left as typed IDs when dbt Cloud cannot be reached. IDs
+        chosen before that dbt Cloud no longer lists stay offered, and say so."""
         try:
             choices = account_choices(config)
         except ConnectorError as exc:
-            for name in ("project_ids", "environment_ids", "job_ids"):
+            for name in SCOPE_FIELDS:
                 self.fields[name].help_text += f" (Could not list them from dbt Cloud: {exc})"
             return
         for name, options in choices.items():
             old = self.fields[name]
+            chosen = [str(v) for v in self._chosen(name, config)]
+            listed = {value for value, _label in options}
+            options += [(v, f"{v} (not found in dbt Cloud)") for v in chosen if v not in listed]
             self.fields[name] = forms.TypedMultipleChoiceField(
                 label=old.label,
                 required=False,
@@ -162,7 +196,15 @@ class DbtCloudForm(forms.Form):
                 widget=forms.CheckboxSelectMultiple,
                 help_text="None ticked: all.",
             )
-            self.initial[name] = [str(v) for v in config.get(name) or []]
+            self.initial[name] = chosen
+            # A form already validated (after Test connection) renders from cached bound
+            # fields: drop the old field's.
+            self._bound_fields_cache.pop(name, None)
+
+    def _chosen(self, name: str, config: dict[str, Any]) -> list[str]:
+        if self.is_bound:
+            return split_patterns(self.fields[name].widget.value_from_datadict(self.data, {}, name))
+        return config.get(name) or []
 
     def clean_description_policy(self) -> str:
         return self.cleaned_data.get("description_policy") or "fill"

@@ -20,7 +20,7 @@ def card(page, key: str):
 
 
 def test_admin_connects_a_warehouse_watches_it_sync_then_dbt_cloud_opens(
-    page, live_server, worker, warehouse_config, screenshots
+    page, live_server, worker, warehouse_config, dbt_cloud, screenshots
 ):
     admin_user()
     log_in(page, live_server, "alice-admin", "pw-for-tests-1")
@@ -80,6 +80,26 @@ def test_admin_connects_a_warehouse_watches_it_sync_then_dbt_cloud_opens(
     expect(page.locator("#id_token")).to_have_value("")
     page.screenshot(path=screenshots / "05-dbt-cloud-form-errors.png", full_page=True)
     assert not Integration.objects.filter(connector="dbt_cloud").exists()
+
+    dbt_cloud.add_account(7, "Acme")
+    dbt_cloud.add_project(70, "analytics", 7)
+    dbt_cloud.add_environment(700, 70, "Production", "deployment", "production")
+    dbt_cloud.add_job(7000, 70, 700, "Nightly build")
+    dbt_cloud.add_job(7002, 70, 700, "Hourly freshness")
+    page.fill("#id_account_id", "7")
+    page.fill("#id_access_url", dbt_cloud.url)
+    page.fill("#id_token", dbt_cloud.state.token)
+    page.click("#test-connection")
+    expect(page.locator("#test-result")).to_contain_text("Type the service token again")
+    jobs = page.locator('[data-field="job_ids"]')
+    expect(jobs.get_by_label("Nightly build — Production, scheduled")).to_be_visible()
+    expect(page.locator("#id_token")).to_have_value("")
+    page.screenshot(path=screenshots / "05b-dbt-cloud-jobs-listed.png", full_page=True)
+    jobs.get_by_label("Nightly build — Production, scheduled").check()
+    page.fill("#id_token", dbt_cloud.state.token)
+    page.click("#connect-form input[name=_save]")
+    expect(page.locator("#content h1")).to_have_text("dbt prod")
+    assert Integration.objects.get(connector="dbt_cloud").config["job_ids"] == ["7000"]
 
 
 def test_analyst_browses_the_catalog_sees_no_credentials_and_cannot_connect(

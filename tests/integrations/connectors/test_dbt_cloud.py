@@ -228,3 +228,85 @@ def test_edit_form_keeps_typed_ids_when_dbt_cloud_cannot_be_reached(
         "Could not list them from dbt Cloud: dbt Cloud refused the token" in page.content.decode()
     )
     assert "revoked" not in page.content.decode()
+
+
+def account_with_jobs(dbt_cloud) -> None:
+    dbt_cloud.add_account(7, "Acme")
+    dbt_cloud.add_project(70, "analytics", 7)
+    dbt_cloud.add_environment(700, 70, "Production", "deployment", "production")
+    dbt_cloud.add_job(7000, 70, 700, "Nightly build")
+    dbt_cloud.add_job(7002, 70, 700, "Hourly freshness")
+
+
+@pytest.mark.django_db
+def test_connect_form_lists_the_jobs_once_the_typed_credentials_pass_the_test(
+    client, dbt_cloud, warehouse_config
+):
+    from tests.factories import admin_user
+
+    client.force_login(admin_user())
+    postgres_integration(warehouse_config)
+    account_with_jobs(dbt_cloud)
+    typed = {"name": "dbt prod", "account_id": "7", "access_url": dbt_cloud.url}
+
+    tested = client.post(
+        "/integrations/new/dbt_cloud/", {**typed, "token": dbt_cloud.state.token, "_test": "1"}
+    )
+    form = tested.context["form"]
+    assert ("7000", "Nightly build — Production, scheduled") in form.fields["job_ids"].choices
+    assert ("70", "analytics") in form.fields["project_ids"].choices
+    body = tested.content.decode()
+    assert 'type="checkbox" name="job_ids" value="7002"' in body
+    assert dbt_cloud.state.token not in body
+    assert "Type the service token again before you connect" in body
+    assert Integration.objects.filter(connector="dbt_cloud").count() == 0
+
+    connected = client.post(
+        "/integrations/new/dbt_cloud/",
+        {**typed, "token": dbt_cloud.state.token, "job_ids": ["7000", "7002"], "_save": "1"},
+    )
+    assert connected.status_code == 302
+    integration = Integration.objects.get(connector="dbt_cloud")
+    assert integration.config["job_ids"] == ["7000", "7002"]
+
+
+def test_typed_ids_must_be_numbers():
+    f = form(job_ids="7000, nightly", project_ids="70\n71")
+    assert not f.is_valid()
+    assert "nightly is not" in f.errors["job_ids"][0]
+    assert "project_ids" not in f.errors
+
+
+@pytest.mark.django_db
+def test_a_chosen_job_dbt_cloud_no_longer_lists_stays_offered_and_says_so(
+    client, dbt_cloud, warehouse_config
+):
+    from tests.factories import admin_user
+
+    client.force_login(admin_user())
+    postgres_integration(warehouse_config)
+    account_with_jobs(dbt_cloud)
+    config = {
+        "account_id": 7,
+        "access_url": dbt_cloud.url,
+        "token": dbt_cloud.state.token,
+        "job_ids": ["7000", "6999"],
+    }
+    integration = integration_create(connector_key="dbt_cloud", name="dbt", config=config)
+
+    page = client.get(f"/integrations/{integration.pk}/edit/")
+    choices = page.context["form"].fields["job_ids"].choices
+    assert ("6999", "6999 (not found in dbt Cloud)") in choices
+    assert page.context["form"].initial["job_ids"] == ["7000", "6999"]
+    response = client.post(
+        f"/integrations/{integration.pk}/edit/",
+        {
+            "name": "dbt",
+            "account_id": "7",
+            "access_url": dbt_cloud.url,
+            "job_ids": ["7000", "6999"],
+        },
+    )
+    assert response.status_code == 302
+    integration.refresh_from_db()
+    assert integration.config["job_ids"] == ["7000", "6999"]
