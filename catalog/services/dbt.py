@@ -10,7 +10,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import models, transaction
@@ -22,6 +22,7 @@ from integrations.connectors.dbt_records import (
     DbtArtifacts,
     DbtJobRecord,
     DbtRunRecord,
+    DbtTestOutcomes,
     SyncState,
 )
 
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 # Which node describes a table when several do (a seed and the source over it).
 NODE_PRECEDENCE = {"model": 0, "snapshot": 1, "seed": 2, "source": 3}
 DBT_MAY_WRITE = {DescriptionSource.NONE, DescriptionSource.DBT}
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 # What dbt writes on catalog rows; an update sets them all, unchanged ones to what was read.
 TABLE_DBT_FIELDS = (
     "description",
@@ -197,12 +199,12 @@ def dbt_apply(
     """
     type(integration).objects.select_for_update().filter(pk=integration.pk).first()
     warn = warn or (lambda _m: None)
-    job_records, run_records, artifacts, state = _sorted_out(records)
+    job_records, run_records, artifacts, outcomes, state = _sorted_out(records)
     counts = Counts()
     jobs = _jobs(integration, job_records, counts)
     runs = _runs(integration, run_records, jobs, counts)
     if artifacts:
-        _ingest(integration, artifacts, jobs, runs, counts, warn)
+        _ingest(integration, artifacts, outcomes, jobs, runs, counts, warn)
     del artifacts
     _derive(integration, counts)
     if state is not None and state != integration.sync_state:
@@ -211,9 +213,9 @@ def dbt_apply(
     return counts.kinds
 
 
-def _sorted_out(records: Iterable) -> tuple[list, list, list[DbtArtifacts], dict | None]:
-    """Jobs, runs, artifacts (the oldest run's first) and the sync state."""
-    jobs, runs, artifacts, state = [], [], [], None
+def _sorted_out(records: Iterable) -> tuple[list, list, list, list, dict | None]:
+    """Jobs, runs, artifacts and test outcomes (the oldest run's first), the sync state."""
+    jobs, runs, artifacts, outcomes, state = [], [], [], [], None
     for record in records:
         if isinstance(record, DbtJobRecord):
             jobs.append(record)
@@ -221,12 +223,17 @@ def _sorted_out(records: Iterable) -> tuple[list, list, list[DbtArtifacts], dict
             runs.append(record)
         elif isinstance(record, DbtArtifacts):
             artifacts.append(record)
+        elif isinstance(record, DbtTestOutcomes):
+            outcomes.append(record)
         elif isinstance(record, SyncState):
             state = record.data
-    artifacts.sort(
-        key=lambda a: a.provenance.finished_at or datetime.min.replace(tzinfo=timezone.utc)
-    )
-    return jobs, runs, artifacts, state
+    for found in (artifacts, outcomes):
+        found.sort(key=lambda r: _finished(r.provenance))
+    return jobs, runs, artifacts, outcomes, state
+
+
+def _finished(provenance) -> datetime:
+    return provenance.finished_at or EARLIEST
 
 
 # -- jobs and runs -------------------------------------------------------------------------
@@ -264,7 +271,15 @@ def _newer(existing: dict, wanted: dict) -> bool:
     return have is not None and incoming is not None and have > incoming
 
 
-def _ingest(integration, artifacts: list[DbtArtifacts], jobs, runs, counts: Counts, warn) -> None:
+def _ingest(
+    integration,
+    artifacts: list[DbtArtifacts],
+    outcomes: list[DbtTestOutcomes],
+    jobs,
+    runs,
+    counts: Counts,
+    warn,
+) -> None:
     newest_by_project: dict[Any, DbtArtifacts] = {}
     for a in artifacts:
         newest_by_project[a.project_id] = a  # sorted oldest first: the last one wins
@@ -280,14 +295,8 @@ def _ingest(integration, artifacts: list[DbtArtifacts], jobs, runs, counts: Coun
     present = {p: a.present_ids() for p, a in newest_by_project.items()}
     groups_wanted, nodes_wanted, tests_wanted, exposures_wanted, terms_wanted = {}, {}, {}, {}, {}
     for a in artifacts:
-        prov = a.provenance
         alive = present[a.project_id]
-        fact = {
-            "job_id": jobs.get(prov.job_id),
-            "run_id": runs.get(prov.run_id),
-            "fact_finished_at": prov.finished_at,
-            "project_id": a.project_id,
-        }
+        fact = _fact(a.provenance, jobs, runs, a.project_id)
         for g in a.groups:
             if g.unique_id in alive:
                 groups_wanted[g.unique_id] = jsonable({**asdict(g), "project_id": a.project_id})
@@ -328,7 +337,8 @@ def _ingest(integration, artifacts: list[DbtArtifacts], jobs, runs, counts: Coun
         skip=_newer,
         removable=removable,
     )
-    _tests(integration, tests_wanted, removable, counts)
+    earlier = [(_fact(o.provenance, jobs, runs, None), o) for o in outcomes]
+    _tests(integration, tests_wanted, earlier, removable, counts)
     upsert(
         DbtExposure,
         integration=integration,
@@ -347,8 +357,19 @@ def _ingest(integration, artifacts: list[DbtArtifacts], jobs, runs, counts: Coun
         kind="term",
         removable=removable,
     )
-    run_ids = [runs[a.provenance.run_id] for a in artifacts if a.provenance.run_id in runs]
+    read = [a.provenance.run_id for a in [*artifacts, *outcomes]]
+    run_ids = [runs[run_id] for run_id in read if run_id in runs]
     DbtRun.objects.filter(pk__in=run_ids).update(ingested_at=timezone.now())
+
+
+def _fact(provenance, jobs: dict, runs: dict, project_id) -> dict[str, Any]:
+    """Where a fact came from, as the catalog's rows name it."""
+    return {
+        "job_id": jobs.get(provenance.job_id),
+        "run_id": runs.get(provenance.run_id),
+        "fact_finished_at": provenance.finished_at,
+        "project_id": project_id,
+    }
 
 
 def _node_values(n) -> dict[str, Any]:
@@ -391,7 +412,10 @@ def _node_values(n) -> dict[str, Any]:
     return values
 
 
-def _tests(integration, wanted: dict, removable, counts: Counts) -> None:
+def _tests(integration, wanted: dict, earlier, removable, counts: Counts) -> None:
+    """Tests as the newest runs say, and a history row for each run whose outcome differs
+    from the one before it: the runs between two syncs (`earlier`: (fact, outcomes)
+    pairs) first, then the newest."""
     before = {
         row["unique_id"]: row
         for row in DbtTest.objects.filter(integration=integration, unique_id__in=list(wanted))
@@ -408,32 +432,40 @@ def _tests(integration, wanted: dict, removable, counts: Counts) -> None:
         skip=_newer,
         removable=removable,
     )
-    history = []
+    runs_of: dict[str, list[dict]] = defaultdict(list)
+    for fact, found in earlier:
+        for outcome in found.outcomes:
+            if outcome.unique_id in wanted and outcome.status:
+                runs_of[outcome.unique_id].append({**asdict(outcome), **fact})
     for uid, values in wanted.items():
-        old = before.get(uid)
-        if old is not None and _newer(old, values):
-            continue
-        outcome = (values["status"], values["failures"], values["message"])
-        if not values["status"]:
-            continue  # not run in this run: nothing to record
-        if (
-            old is None
-            or (old["status"], old["failures"], old["message"]) != outcome
-            or old["status"] == ""
-        ):
-            history.append(
-                DbtTestResult(
-                    test_id=test_ids[uid],
-                    job_id=values["job_id"],
-                    run_id=values["run_id"],
-                    status=values["status"],
-                    failures=values["failures"],
-                    message=values["message"],
-                    executed_at=values["executed_at"],
+        if values["status"]:  # run by the newest run of its job
+            runs_of[uid].append(values)
+    history = []
+    for uid, outcomes in runs_of.items():
+        outcomes.sort(key=lambda o: o["fact_finished_at"] or EARLIEST)
+        last = before.get(uid)
+        for outcome in outcomes:
+            if last is not None and _newer(last, outcome):
+                continue
+            if last is None or last["status"] == "" or _outcome(last) != _outcome(outcome):
+                history.append(
+                    DbtTestResult(
+                        test_id=test_ids[uid],
+                        job_id=outcome["job_id"],
+                        run_id=outcome["run_id"],
+                        status=outcome["status"],
+                        failures=outcome["failures"],
+                        message=outcome["message"],
+                        executed_at=outcome["executed_at"],
+                    )
                 )
-            )
+            last = outcome
     DbtTestResult.objects.bulk_create(history)
     counts.add("test_result", "created", len(history))
+
+
+def _outcome(values: dict) -> tuple:
+    return values["status"], values["failures"], values["message"]
 
 
 # -- deriving the catalog's view ------------------------------------------------------------

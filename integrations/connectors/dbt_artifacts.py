@@ -30,6 +30,7 @@ from .dbt_records import (
     DbtTestRecord,
     FreshnessRecord,
     Provenance,
+    TestOutcome,
 )
 
 RELATION_TYPES = ("model", "seed", "snapshot")
@@ -901,6 +902,22 @@ class _Parser:
 
 
 # -- small readers, tolerant of missing and mistyped keys ---------------------------------
+
+
+def test_outcomes(run_results: dict | None) -> tuple[TestOutcome, ...]:
+    """The data tests' results in a run_results.json (a later entry for a test wins, as
+    when a job runs `dbt test` twice)."""
+    return tuple(
+        TestOutcome(
+            unique_id=uid,
+            status=_str(result.get("status")),
+            failures=_int(result.get("failures")),
+            message=_str(result.get("message")),
+            executed_at=_executed_at(result),
+        )
+        for uid, result in _index(_dict(run_results).get("results")).items()
+        if uid.startswith("test.")
+    )
 
 
 def _dict(value: Any) -> dict:

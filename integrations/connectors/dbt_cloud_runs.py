@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import IO, Any
 
 from .base import Reporter
-from .dbt_artifacts import load_artifact, parse_artifacts_from_files
+from .dbt_artifacts import load_artifact, parse_artifacts_from_files, test_outcomes
 from .dbt_cloud_api import DbtCloudClient, DbtCloudNotFound
-from .dbt_records import DbtJobRecord, DbtRunRecord, Provenance, SyncState
+from .dbt_records import DbtJobRecord, DbtRunRecord, DbtTestOutcomes, Provenance, SyncState
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,8 @@ FINISHED_WITH_ARTIFACTS = "[10,20]"  # success, or error (failing tests are what
 STEP_COMMAND = re.compile(r"^Invoke dbt with `dbt (?P<command>[^`]*)`")
 BUILD_COMMANDS = ("build", "run", "test", "seed", "snapshot")
 FRESHNESS_COMMANDS = ("source freshness", "source snapshot-freshness")
-RUNS_PER_JOB_LOOKED_AT = 10
+# The newest is read whole; the others since the last sync give the tests' history.
+RUNS_PER_JOB_LOOKED_AT = 30
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -105,7 +106,8 @@ class AccountWalk:
 
     # -- runs ------------------------------------------------------------------------------
 
-    def newest_run_with_artifacts(self, job_id: int) -> dict | None:
+    def finished_runs(self, job_id: int) -> list[dict]:
+        """The job's newest finished runs that saved artifacts, newest first."""
         runs = self.client.get(
             f"v2/accounts/{self.account}/runs/",
             {
@@ -116,10 +118,7 @@ class AccountWalk:
                 "include_related": "trigger",
             },
         )
-        for run in runs or []:
-            if run.get("artifacts_saved") and run.get("finished_at"):
-                return run
-        return None
+        return [run for run in runs or [] if run.get("artifacts_saved") and run.get("finished_at")]
 
     def run_record(self, run: dict) -> DbtRunRecord:
         trigger = run.get("trigger") or {}
@@ -170,6 +169,39 @@ class AccountWalk:
     def manifest_to_file(self, run_id: int, dest: IO[bytes], *, step: int | None) -> None:
         """The run's manifest.json (required), downloaded into `dest`, never whole in memory."""
         self.client.artifact_to_file(run_id, "manifest.json", dest, step=step)
+
+    def runs_since(self, runs: list[dict], last_read: int | None, job: DbtJobRecord) -> list:
+        """The runs that finished after the last one read and before the newest, oldest
+        first: their test results complete the tests' history. On a first sync, none."""
+        if last_read is None:
+            return []
+        between = []
+        for run in runs[1:]:
+            if run["id"] == last_read:
+                return between[::-1]
+            between.append(run)
+        self.reporter.warning(
+            f"Run {last_read} of job “{job.name}”, read by the last sync, is not among its "
+            f"{RUNS_PER_JOB_LOOKED_AT} newest finished runs: the tests' history misses the "
+            "runs in between. Syncing more often keeps every change."
+        )
+        return between[::-1]
+
+    def read_test_outcomes(self, run: dict, job: DbtJobRecord) -> DbtTestOutcomes:
+        """Only the run_results of the steps that built or tested: no manifest."""
+        run_id = run["id"]
+        build_steps, _freshness = self.steps(run_id)
+        results: list[dict] = []
+        for step in build_steps or [None]:
+            found = self.artifact(run_id, "run_results.json", step=step, required=False)
+            if found:
+                results.extend(found.get("results") or [])
+        return DbtTestOutcomes(
+            provenance=Provenance(
+                job_id=job.dbt_id, run_id=run_id, finished_at=parse_time(run.get("finished_at"))
+            ),
+            outcomes=test_outcomes({"results": results}),
+        )
 
     def read_run(self, run: dict, job: DbtJobRecord) -> Iterator:
         run_id = run["id"]
@@ -228,7 +260,8 @@ class AccountWalk:
 def walk(
     client: DbtCloudClient, config: dict[str, Any], *, reporter: Reporter, state: dict
 ) -> Iterator:
-    """Jobs, their newest finished runs, and the artifacts of runs not ingested before."""
+    """Jobs, their newest finished runs, and the artifacts of runs not ingested before;
+    of the runs that finished between two syncs, their tests' results."""
     account = AccountWalk(client, config, reporter)
     client.account()
     projects = account.projects()
@@ -248,13 +281,17 @@ def walk(
     for done, job in enumerate(jobs, start=1):
         record = account.job_record(job, projects, environments)
         yield record
-        run = account.newest_run_with_artifacts(job["id"])
-        if run is None:
+        runs = account.finished_runs(job["id"])
+        if not runs:
             reporter.warning(f"Job “{record.name}” has no finished run with artifacts yet.")
         else:
-            yield account.run_record(run)
-            if ingested.get(str(job["id"])) != run["id"]:
-                yield from account.read_run(run, record)
-                ingested[str(job["id"])] = run["id"]
+            newest, last_read = runs[0], ingested.get(str(job["id"]))
+            yield account.run_record(newest)
+            if last_read != newest["id"]:
+                for run in account.runs_since(runs, last_read, record):
+                    yield account.run_record(run)
+                    yield account.read_test_outcomes(run, record)
+                yield from account.read_run(newest, record)
+                ingested[str(job["id"])] = newest["id"]
         reporter.progress(done, len(jobs))
     yield SyncState({"ingested_runs": ingested})

@@ -209,6 +209,25 @@ class DbtArtifacts:
 
 
 @dataclass(frozen=True, slots=True)
+class TestOutcome:
+    unique_id: str
+    status: str
+    failures: int | None
+    message: str
+    executed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DbtTestOutcomes:
+    """The test results of a run that finished between two syncs, older than the run read
+    whole: they only add to the tests' history (what each test is comes from the newest
+    run's manifest)."""
+
+    provenance: Provenance
+    outcomes: tuple[TestOutcome, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SyncState:
     """What the next sync needs to know: the runs already ingested, per job."""
 

@@ -28,11 +28,20 @@ from catalog.services import dbt_apply
 from integrations.models import Integration, SyncRun
 from integrations.services import sync_execute
 from integrations.services.sync import handed_over
-from tests.support.dbt_fixtures import artifact, job, one_run, run, tuva_manifest
+from tests.support.dbt_fixtures import (
+    artifact,
+    artifacts,
+    job,
+    one_run,
+    outcomes,
+    run,
+    tuva_manifest,
+)
 
 pytestmark = pytest.mark.django_db
 
 MANIFEST = artifact("manifest.json")
+FAILING = "test.jaffle_shop.not_null_raw_orders_snapshot_dbt_valid_to.ec565168da"
 RELATIONS = [
     uid
     for uid, n in MANIFEST["nodes"].items()
@@ -260,6 +269,49 @@ def test_a_new_run_that_flips_a_test_adds_one_history_row(dbt):
     ]
     unchanged = DbtTest.objects.get(name="source_unique_jaffle_raw_raw_payments_order_id")
     assert unchanged.history.count() == 1  # same outcome: no new history row
+
+
+def with_failing_test(status: str, failures: int) -> dict:
+    results = artifact("run_results.json")
+    for r in results["results"]:
+        if r["unique_id"] == FAILING:
+            r.update(status=status, failures=failures, message=None if status == "pass" else "x")
+    return results
+
+
+def test_runs_between_two_syncs_add_each_change_to_the_history_in_order(dbt):
+    apply(dbt, one_run())  # run 9001 at 05:00: the test fails
+    test = DbtTest.objects.get(unique_id=FAILING)
+    records = [
+        job(),
+        run(8990, hour=3),
+        outcomes(8990, hour=3, run_results=with_failing_test("pass", 0)),  # before 9001: ignored
+        run(9002, hour=6),
+        outcomes(9002, hour=6, run_results=with_failing_test("pass", 0)),
+        run(9003, hour=7),
+        outcomes(9003, hour=7, run_results=with_failing_test("pass", 0)),  # no change
+        run(9005, hour=9),
+        artifacts(9005, hour=9, run_results=with_failing_test("pass", 0)),
+        run(9004, hour=8),  # handed over out of order: sorted by when the run finished
+        outcomes(9004, hour=8),  # fails again
+    ]
+
+    counts = apply(dbt, records)
+
+    rows = test.history.order_by("id").values_list("run__dbt_id", "status", "failures")
+    assert list(rows) == [
+        (9001, "fail", 99),
+        (9002, "pass", 0),
+        (9004, "fail", 99),
+        (9005, "pass", 0),
+    ]
+    assert counts["test_result"]["created"] == 3
+    test.refresh_from_db()
+    assert (test.status, test.run.dbt_id) == ("pass", 9005)
+    read = DbtRun.objects.filter(dbt_id__in=[9002, 9003, 9004, 9005], ingested_at__isnull=False)
+    assert read.count() == 4
+    unchanged = DbtTest.objects.get(name="source_unique_jaffle_raw_raw_payments_order_id")
+    assert unchanged.history.count() == 1
 
 
 def test_the_newest_fact_wins_across_jobs(dbt):

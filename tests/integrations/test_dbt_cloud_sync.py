@@ -43,6 +43,12 @@ def world(standin) -> None:
     standin.add_jaffle_shop_run(300, DEV_JOB, 10, finished_at=at(6))
 
 
+def flipped_steps() -> list:
+    steps = jaffle_shop_steps()
+    steps[2] = (steps[2][0], {**steps[2][1], "run_results.json": flipped_run_results()})
+    return steps
+
+
 def flipped_run_results() -> bytes:
     results = artifact("run_results.json")
     for r in results["results"]:
@@ -128,9 +134,7 @@ def test_worker_syncs_dbt_cloud_and_enriches_the_warehouse_tables(worker, connec
     assert not dbt_cloud.requests_to("/runs/101/artifacts/manifest.json")[1:]  # downloaded once
 
     # A new run that flips the failing test adds one history row.
-    steps = jaffle_shop_steps()
-    steps[2] = (steps[2][0], {**steps[2][1], "run_results.json": flipped_run_results()})
-    dbt_cloud.add_run(103, PROD_JOB, 10, finished_at=at(7), steps=steps)
+    dbt_cloud.add_run(103, PROD_JOB, 10, finished_at=at(7), steps=flipped_steps())
     flipped = run_sync(dbt)
     assert flipped.status == SyncRun.Status.SUCCEEDED, flipped.error
     failing.refresh_from_db()
@@ -246,3 +250,48 @@ def test_a_missing_optional_artifact_is_a_warning_not_a_failure(enriched, dbt_cl
     run = _sync(enriched)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert any("Run 104 has no catalog.json" in w for w in run.warnings)
+
+
+def test_runs_between_two_syncs_complete_the_tests_history(enriched, dbt_cloud):
+    # `enriched` read run 101 (the test failed); run 103 (fails again) waits, then:
+    dbt_cloud.add_run(104, PROD_JOB, 10, finished_at=at(8), steps=flipped_steps())
+    dbt_cloud.add_jaffle_shop_run(105, PROD_JOB, 20, finished_at=at(9))
+    dbt_cloud.add_run(106, PROD_JOB, 10, finished_at=at(10), steps=flipped_steps())
+
+    sync = _sync(enriched)
+
+    assert sync.status == SyncRun.Status.SUCCEEDED, sync.error
+    failing = DbtTest.objects.get(unique_id=FAILING)
+    history = failing.history.order_by("id").values_list("run__dbt_id", "status")
+    assert list(history) == [(101, "fail"), (104, "pass"), (105, "fail"), (106, "pass")]
+    assert (failing.status, failing.run.dbt_id) == ("pass", 106)
+    assert set(
+        DbtRun.objects.filter(ingested_at__isnull=False).values_list("dbt_id", flat=True)
+    ) == {101, 103, 104, 105, 106}
+    for between in (103, 104, 105):  # their test results only, from the build step
+        asked = [
+            r["path"].rsplit("/", 1)[-1]
+            for r in dbt_cloud.requests_to(f"/runs/{between}/artifacts/")
+        ]
+        assert asked == ["run_results.json"]
+    assert len(dbt_cloud.requests_to("/runs/106/artifacts/manifest.json")) == 1
+
+
+def test_runs_beyond_the_window_since_the_last_sync_are_reported(enriched, dbt_cloud, monkeypatch):
+    monkeypatch.setattr("integrations.connectors.dbt_cloud_runs.RUNS_PER_JOB_LOOKED_AT", 3)
+    dbt_cloud.add_run(104, PROD_JOB, 10, finished_at=at(8), steps=flipped_steps())
+    dbt_cloud.add_jaffle_shop_run(105, PROD_JOB, 20, finished_at=at(9))
+
+    sync = _sync(enriched)
+
+    assert sync.status == SyncRun.Status.SUCCEEDED, sync.error
+    assert any(
+        "Run 101 of job “Prod nightly”, read by the last sync, is not among its 3 newest" in w
+        for w in sync.warnings
+    )
+    history = DbtTest.objects.get(unique_id=FAILING).history.order_by("id")
+    assert list(history.values_list("run__dbt_id", "status")) == [
+        (101, "fail"),
+        (104, "pass"),
+        (105, "fail"),
+    ]

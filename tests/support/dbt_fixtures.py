@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
-from integrations.connectors.dbt_artifacts import parse_artifacts
+from integrations.connectors.dbt_artifacts import parse_artifacts, test_outcomes
 from integrations.connectors.dbt_records import (
     DbtArtifacts,
     DbtJobRecord,
     DbtRunRecord,
+    DbtTestOutcomes,
     Provenance,
     SyncState,
 )
@@ -110,3 +111,11 @@ def one_run(run_id: int = 9001, job_id: int = 4021, hour: int = 5, **kwargs) -> 
         artifacts(run_id, job_id, hour, **kwargs),
         SyncState({"ingested_runs": {str(job_id): run_id}}),
     ]
+
+
+def outcomes(run_id: int, job_id: int = 4021, hour: int = 5, run_results=None) -> DbtTestOutcomes:
+    """The test results of a run between two syncs, as the connector reads them."""
+    return DbtTestOutcomes(
+        provenance=Provenance(job_id=job_id, run_id=run_id, finished_at=finished(hour)),
+        outcomes=test_outcomes(run_results or artifact("run_results.json")),
+    )
