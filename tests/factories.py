@@ -34,7 +34,7 @@ def dbt_integration(name: str = "dbt", **config) -> Integration:
         name=name,
         config={
             "account_id": 1,
-            "access_url": "https://cloud.getdbt.com",
+            "access_url": "https://ab123.us1.dbt.com",
             "token": "dbtc_secret",
             **config,
         },

@@ -20,11 +20,11 @@ from .base import (
     Reporter,
     split_patterns,
 )
-from .dbt_cloud_api import DbtCloudClient
+from .dbt_cloud_api import RETIRED_MESSAGE, DbtCloudClient, is_retired_host
 
 # Multi-tenant hosts (reference §1): account-prefixed cells and the legacy shared hosts.
 CELL_HOST = re.compile(r"^[a-z0-9][a-z0-9-]*\.(us[1-3]|eu[1-4]|au[12]|jp1)\.dbt\.com$")
-LEGACY_HOSTS = {"cloud.getdbt.com", "emea.dbt.com", "au.dbt.com"}
+LEGACY_HOSTS = {"emea.dbt.com", "au.dbt.com"}
 LOOPBACK_NAMES = {"localhost"}
 
 
@@ -52,12 +52,10 @@ def validate_access_url(value: str) -> str:
         raise forms.ValidationError(
             "Paste the access URL alone, e.g. https://ab123.us1.dbt.com, without a path."
         )
-    allowed = (
-        CELL_HOST.match(host)
-        or host in LEGACY_HOSTS
-        or host in {h.lower() for h in settings.DBT_CLOUD_EXTRA_HOSTS}
-        or loopback_http
-    )
+    extra = host in {h.lower() for h in settings.DBT_CLOUD_EXTRA_HOSTS}
+    if is_retired_host(host) and not extra:
+        raise forms.ValidationError(RETIRED_MESSAGE.format(host=host))
+    allowed = CELL_HOST.match(host) or host in LEGACY_HOSTS or extra or loopback_http
     if not allowed:
         raise forms.ValidationError(
             f"{host or 'That'} is not a dbt Cloud host. Use your account's access URL from "
@@ -131,8 +129,8 @@ class DbtCloudForm(forms.Form):
     )
     access_url = forms.CharField(
         label="Access URL",
-        initial="https://cloud.getdbt.com",
         max_length=255,
+        widget=forms.TextInput(attrs={"placeholder": "https://ab123.us1.dbt.com"}),
         help_text="Account settings → Access URLs, e.g. https://ab123.us1.dbt.com",
     )
     token = forms.CharField(

@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -22,7 +23,21 @@ logger = logging.getLogger(__name__)
 
 PAGE_LIMIT = 100
 DOWNLOAD_CHUNK = 1024 * 1024
+# dbt's account URL migration: getdbt.com hosts stopped serving integrations on 1 November
+# 2026 (reference §1.2). The form refuses them unless an administrator allows one
+# (DBT_CLOUD_EXTRA_HOSTS); a stored one gets this message with its 401.
+RETIRED_DOMAIN = "getdbt.com"
+RETIRED_MESSAGE = (
+    "{host} stopped serving integrations on 1 November 2026, when dbt moved accounts to "
+    "their own access URLs. Use your account's access URL from Account settings → Access "
+    "URLs, e.g. https://ab123.us1.dbt.com."
+)
+
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+
+
+def is_retired_host(host: str) -> bool:
+    return host == RETIRED_DOMAIN or host.endswith("." + RETIRED_DOMAIN)
 
 
 class DbtCloudNotFound(ConnectorError):
@@ -124,6 +139,11 @@ class DbtCloudClient:
             return
         message = error_text(response)
         if status == 401:
+            host = (urlsplit(self.base).hostname or "").lower()
+            if is_retired_host(host):
+                raise ConnectorError(
+                    f"dbt Cloud refused the token ({message}). " + RETIRED_MESSAGE.format(host=host)
+                )
             raise ConnectorError(
                 f"dbt Cloud refused the token ({message}). Check the service token, and that "
                 f"the access URL {self.base} is your account's own (a token is not recognised "

@@ -210,7 +210,7 @@ def test_dbt_cloud_form_is_replaced_by_the_explanation_and_a_post_is_refused(adm
         {
             "name": "dbt",
             "account_id": "1",
-            "access_url": "https://cloud.getdbt.com",
+            "access_url": "https://ab123.us1.dbt.com",
             "token": "t",
         },
     )

@@ -6,10 +6,12 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from requests.adapters import HTTPAdapter
 
 from integrations.connectors import dbt_cloud as dbt_cloud_connector
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.dbt_cloud import DbtCloudForm
+from integrations.connectors.dbt_cloud_api import DbtCloudClient
 from integrations.models import Integration
 from integrations.services import IntegrationRequirementMissing, integration_create
 from tests.factories import postgres_integration
@@ -26,7 +28,6 @@ def form(**data) -> DbtCloudForm:
     [
         "https://ab123.us1.dbt.com",
         "https://xy9.eu2.dbt.com/",
-        "https://cloud.getdbt.com",
         "https://emea.dbt.com",
         "https://au.dbt.com",
         "https://AB123.US3.DBT.COM",
@@ -44,6 +45,8 @@ def test_dbt_cloud_hosts_are_accepted_and_stored_as_pasted(url):
         ("http://cloud.getdbt.com", "must start with https://"),
         ("https://evil.example.com", "is not a dbt Cloud host"),
         ("https://cloud.getdbt.com.evil.io", "is not a dbt Cloud host"),
+        ("https://cloud.getdbt.com", "stopped serving integrations on 1 November 2026"),
+        ("https://acme.getdbt.com/", "stopped serving integrations on 1 November 2026"),
         ("https://ab123.us9.dbt.com", "is not a dbt Cloud host"),
         ("https://cloud.getdbt.com/settings/accounts/1", "without a path"),
         ("http://127.0.0.1:8000", "must start with https://"),
@@ -57,9 +60,17 @@ def test_other_access_urls_are_refused_with_the_reason(url, message):
 
 
 def test_an_admin_setting_allows_a_single_tenant_host(settings):
+    assert not form(access_url="https://acme.dbt-cloud.example").is_valid()
     assert not form(access_url="https://acme.getdbt.com").is_valid()
-    settings.DBT_CLOUD_EXTRA_HOSTS = ["acme.getdbt.com"]
+    settings.DBT_CLOUD_EXTRA_HOSTS = ["acme.dbt-cloud.example", "acme.getdbt.com"]
+    assert form(access_url="https://acme.dbt-cloud.example").is_valid()
     assert form(access_url="https://acme.getdbt.com").is_valid()
+
+
+def test_the_form_suggests_an_account_url_not_a_retired_host():
+    rendered = str(DbtCloudForm()["access_url"])
+    assert 'placeholder="https://ab123.us1.dbt.com"' in rendered
+    assert "getdbt.com" not in rendered
 
 
 def test_loopback_http_needs_the_setting(settings):
@@ -138,6 +149,33 @@ def test_a_refused_token_says_to_check_the_token_and_the_access_url(dbt_cloud):
     message = str(caught.value)
     assert "Invalid token." in message and "service token" in message and "access URL" in message
     assert "dbtc_wrong_Secret" not in message
+
+
+class RoutedToStandin(HTTPAdapter):
+    """Sends what the client addresses to `host` to the stand-in instead: the client keeps
+    its retired access URL while the exchange is a real one."""
+
+    def __init__(self, host: str, standin_url: str) -> None:
+        super().__init__()
+        self.host, self.standin_url = host, standin_url
+
+    def send(self, request, **kwargs):
+        request.url = request.url.replace(self.host, self.standin_url, 1)
+        return super().send(request, **kwargs)
+
+
+def test_a_refused_token_on_a_retired_host_says_the_host_is_retired(dbt_cloud):
+    dbt_cloud.add_account(7, "Acme")
+    client = DbtCloudClient(access_url="https://cloud.getdbt.com", token="dbtc_x", account_id=7)
+    client.session.mount(
+        "https://cloud.getdbt.com", RoutedToStandin("https://cloud.getdbt.com", dbt_cloud.url)
+    )
+    with pytest.raises(ConnectorError) as caught:
+        client.account()
+    message = str(caught.value)
+    assert "Invalid token." in message
+    assert "cloud.getdbt.com stopped serving integrations on 1 November 2026" in message
+    assert "Account settings → Access URLs" in message
 
 
 def test_an_account_the_token_cannot_see_says_to_check_the_account_id(dbt_cloud):
