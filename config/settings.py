@@ -159,6 +159,8 @@ DBT_CLOUD_TIMEOUT = env.float("DBT_CLOUD_TIMEOUT", default=60)
 DBT_CLOUD_MAX_ATTEMPTS = env.int("DBT_CLOUD_MAX_ATTEMPTS", default=5)
 DBT_CLOUD_BACKOFF = env.float("DBT_CLOUD_BACKOFF", default=2)
 DBT_CLOUD_MAX_BACKOFF = env.float("DBT_CLOUD_MAX_BACKOFF", default=300)
+# A 429 without Retry-After: dbt enforces a five-minute cooldown, so the waits start here.
+DBT_CLOUD_RATE_LIMIT_BACKOFF = env.float("DBT_CLOUD_RATE_LIMIT_BACKOFF", default=60)
 
 LOGGING = {
     "version": 1,

@@ -38,6 +38,10 @@ class Reporter(Protocol):
         """A schema that could not be read this time: the catalog keeps what it had of it
         rather than marking it all removed."""
 
+    def alive(self) -> None:
+        """Still working (waiting out a rate limit, say): keeps the run from being taken
+        for one whose worker died."""
+
 
 @dataclass(frozen=True, slots=True)
 class DatabaseRecord:

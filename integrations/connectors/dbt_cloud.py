@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,7 @@ from .dbt_cloud_api import RETIRED_MESSAGE, DbtCloudClient, is_retired_host
 CELL_HOST = re.compile(r"^[a-z0-9][a-z0-9-]*\.(us[1-3]|eu[1-4]|au[12]|jp1)\.dbt\.com$")
 LEGACY_HOSTS = {"emea.dbt.com", "au.dbt.com"}
 LOOPBACK_NAMES = {"localhost"}
+ALIVE_EVERY = 30.0  # seconds between heartbeats while the client waits to retry
 
 
 def _is_loopback(host: str) -> bool:
@@ -217,6 +219,7 @@ def client_for(config: dict[str, Any], **kwargs: Any) -> DbtCloudClient:
         "max_attempts": settings.DBT_CLOUD_MAX_ATTEMPTS,
         "backoff": settings.DBT_CLOUD_BACKOFF,
         "max_backoff": settings.DBT_CLOUD_MAX_BACKOFF,
+        "rate_limit_backoff": settings.DBT_CLOUD_RATE_LIMIT_BACKOFF,
         **kwargs,
     }
     return DbtCloudClient(
@@ -261,6 +264,19 @@ def account_choices(config: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
     }
 
 
+def sleeping_alive(reporter: Reporter) -> Callable[[float], None]:
+    """A sleep for the client's retries that tells the run it is waiting, not stuck: a
+    rate-limit cooldown lasts longer than a run may stay silent before it is reaped."""
+
+    def sleep(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, ALIVE_EVERY))
+            reporter.alive()
+
+    return sleep
+
+
 def test_connection(config: dict[str, Any]) -> str:
     with client_for(config, max_attempts=2, timeout=15) as client:
         account = client.account() or {}
@@ -272,7 +288,7 @@ def extract(
 ) -> Iterator:
     from .dbt_cloud_runs import walk
 
-    with client_for(config) as client:
+    with client_for(config, sleep=sleeping_alive(reporter)) as client:
         yield from walk(client, config, reporter=reporter, state=state or {})
 
 

@@ -55,6 +55,7 @@ class DbtCloudClient:
         max_attempts: int = 4,
         backoff: float = 2.0,
         max_backoff: float = 300.0,
+        rate_limit_backoff: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base = access_url.rstrip("/")
@@ -63,6 +64,7 @@ class DbtCloudClient:
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.rate_limit_backoff = rate_limit_backoff
         self.sleep = sleep
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Token {token}"
@@ -119,17 +121,24 @@ class DbtCloudClient:
                         f"dbt Cloud answered {response.status_code} to GET {path} "
                         f"{attempt} times: {error_text(response)}"
                     )
-                self._wait(attempt, response.headers.get("Retry-After"))
+                self._wait(
+                    attempt,
+                    response.headers.get("Retry-After"),
+                    rate_limited=response.status_code == 429,
+                )
                 continue
             self._raise_for_status(response, path)
             return response
         raise AssertionError("unreachable")
 
-    def _wait(self, attempt: int, retry_after: str | None) -> None:
+    def _wait(self, attempt: int, retry_after: str | None, *, rate_limited: bool = False) -> None:
         if retry_after and retry_after.strip().isdigit():
             delay = float(retry_after)
         else:
-            delay = self.backoff * 2 ** (attempt - 1)
+            # dbt does not promise Retry-After on the Admin API but cools a limited account
+            # down for five minutes: retrying a 429 within seconds only extends it.
+            base = self.rate_limit_backoff if rate_limited else self.backoff
+            delay = base * 2 ** (attempt - 1)
             delay += random.uniform(0, delay / 2)
         self.sleep(min(delay, self.max_backoff))
 

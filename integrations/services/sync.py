@@ -83,6 +83,9 @@ class RunReporter:
     def skipped(self, database: str, schema: str) -> None:
         self.skipped_schemas.add((database, schema))
 
+    def alive(self) -> None:
+        SyncRun.objects.filter(pk=self.run.pk).update(heartbeat_at=timezone.now())
+
 
 def _claim(run: SyncRun) -> bool:
     """Take the run for this worker: queued, or running with a worker gone silent."""

@@ -8,6 +8,7 @@ class RecordingReporter:
         self.progress_calls: list[tuple[int, int]] = []
         self.warnings: list[str] = []
         self.skipped_schemas: list[tuple[str, str]] = []
+        self.alive_calls = 0
 
     def progress(self, done: int, total: int) -> None:
         self.progress_calls.append((done, total))
@@ -17,6 +18,9 @@ class RecordingReporter:
 
     def skipped(self, database: str, schema: str) -> None:
         self.skipped_schemas.append((database, schema))
+
+    def alive(self) -> None:
+        self.alive_calls += 1
 
 
 class Extracted:

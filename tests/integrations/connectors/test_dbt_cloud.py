@@ -348,3 +348,61 @@ def test_a_chosen_job_dbt_cloud_no_longer_lists_stays_offered_and_says_so(
     assert response.status_code == 302
     integration.refresh_from_db()
     assert integration.config["job_ids"] == ["7000", "6999"]
+
+
+def client_recording_waits(dbt_cloud, waits: list) -> DbtCloudClient:
+    return DbtCloudClient(
+        access_url=dbt_cloud.url,
+        token=dbt_cloud.state.token,
+        account_id=7,
+        backoff=2.0,
+        rate_limit_backoff=60.0,
+        max_backoff=300.0,
+        max_attempts=5,
+        sleep=waits.append,
+    )
+
+
+def test_a_429_without_retry_after_waits_out_the_cooldown_instead_of_hammering(dbt_cloud):
+    dbt_cloud.add_account(7, "Acme")
+    dbt_cloud.fail_next(r"/accounts/7/$", 429, times=4)
+    waits: list[float] = []
+
+    assert client_recording_waits(dbt_cloud, waits).account()["name"] == "Acme"
+
+    assert len(waits) == 4
+    assert 60 <= waits[0] <= 90 and 120 <= waits[1] <= 180  # doubling, with jitter
+    assert 240 <= waits[2] <= 300 and waits[3] == 300  # capped near the five-minute cooldown
+
+
+def test_a_429_with_retry_after_waits_as_told_and_a_500_backs_off_briefly(dbt_cloud):
+    dbt_cloud.add_account(7, "Acme")
+    dbt_cloud.fail_next(r"/accounts/7/$", 429, headers={"Retry-After": "7"})
+    dbt_cloud.fail_next(r"/accounts/7/$", 500)
+    waits: list[float] = []
+
+    client_recording_waits(dbt_cloud, waits).account()
+
+    assert waits[0] == 7
+    assert 4 <= waits[1] <= 6  # the second attempt's backoff: 2 x 2, plus jitter
+
+
+def test_a_long_wait_keeps_telling_the_run_it_is_alive(monkeypatch):
+    from tests.support.reporting import RecordingReporter
+
+    monkeypatch.setattr(dbt_cloud_connector, "ALIVE_EVERY", 0.02)
+    reporter = RecordingReporter()
+    dbt_cloud_connector.sleeping_alive(reporter)(0.1)
+    assert reporter.alive_calls >= 5
+
+
+@pytest.mark.django_db
+def test_being_alive_moves_the_runs_heartbeat(warehouse_config):
+    from integrations.models import SyncRun
+    from integrations.services.sync import RunReporter
+
+    run = SyncRun.objects.create(integration=postgres_integration(warehouse_config))
+    SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=None)
+    RunReporter(run, secrets=[]).alive()
+    run.refresh_from_db()
+    assert run.heartbeat_at is not None
