@@ -197,13 +197,22 @@ class DbtCloudForm(forms.Form):
                 help_text="None ticked: all.",
             )
             self.initial[name] = chosen
+            if self.is_bound:  # typed "70, 71" becomes the boxes 70 and 71, ticked
+                self.data = self.data.copy()
+                if hasattr(self.data, "setlist"):
+                    self.data.setlist(name, chosen)
+                else:
+                    self.data[name] = chosen
             # A form already validated (after Test connection) renders from cached bound
             # fields: drop the old field's.
             self._bound_fields_cache.pop(name, None)
 
     def _chosen(self, name: str, config: dict[str, Any]) -> list[str]:
         if self.is_bound:
-            return split_patterns(self.fields[name].widget.value_from_datadict(self.data, {}, name))
+            submitted = self.fields[name].widget.value_from_datadict(self.data, {}, name)
+            if isinstance(submitted, (list, tuple)):  # ticked boxes, or one typed "1, 2"
+                submitted = "\n".join(submitted)
+            return split_patterns(submitted)
         return config.get(name) or []
 
     def clean_description_policy(self) -> str:

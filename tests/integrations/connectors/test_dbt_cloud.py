@@ -288,12 +288,19 @@ def test_connect_form_lists_the_jobs_once_the_typed_credentials_pass_the_test(
     typed = {"name": "dbt prod", "account_id": "7", "access_url": dbt_cloud.url}
 
     tested = client.post(
-        "/integrations/new/dbt_cloud/", {**typed, "token": dbt_cloud.state.token, "_test": "1"}
+        "/integrations/new/dbt_cloud/",
+        {**typed, "token": dbt_cloud.state.token, "project_ids": "70, 71", "_test": "1"},
     )
     form = tested.context["form"]
     assert ("7000", "Nightly build — Production, scheduled") in form.fields["job_ids"].choices
-    assert ("70", "analytics") in form.fields["project_ids"].choices
+    assert form.fields["project_ids"].choices == [
+        ("70", "analytics"),
+        ("71", "71 (not found in dbt Cloud)"),
+    ]
     body = tested.content.decode()
+    assert 'name="project_ids" value="70" id="id_project_ids_0" checked' in body
+    assert 'name="project_ids" value="71" id="id_project_ids_1" checked' in body
+    assert 'name="job_ids" value="7000" id="id_job_ids_0">' in body  # not typed: not ticked
     assert 'type="checkbox" name="job_ids" value="7002"' in body
     assert dbt_cloud.state.token not in body
     assert "Type the service token again before you connect" in body
