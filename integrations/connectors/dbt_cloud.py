@@ -209,10 +209,11 @@ class DbtCloudForm(forms.Form):
 
     def _chosen(self, name: str, config: dict[str, Any]) -> list[str]:
         if self.is_bound:
-            submitted = self.fields[name].widget.value_from_datadict(self.data, {}, name)
-            if isinstance(submitted, (list, tuple)):  # ticked boxes, or one typed "1, 2"
-                submitted = "\n".join(submitted)
-            return split_patterns(submitted)
+            # Ticked boxes, or IDs typed "1, 2": the ID field's own reading of either.
+            field = self.fields[name]
+            return split_patterns(
+                field.to_python(field.widget.value_from_datadict(self.data, {}, name))
+            )
         return config.get(name) or []
 
     def clean_description_policy(self) -> str:

@@ -189,18 +189,25 @@ class AccountWalk:
 
     def read_test_outcomes(self, run: dict, job: DbtJobRecord) -> DbtTestOutcomes:
         """Only the run_results of the steps that built or tested: no manifest."""
-        run_id = run["id"]
-        build_steps, _freshness = self.steps(run_id)
+        build_steps, _freshness = self.steps(run["id"])
+        results = self._run_results(run["id"], build_steps or [None])
+        return DbtTestOutcomes(
+            provenance=self._provenance(run, job), outcomes=test_outcomes({"results": results})
+        )
+
+    def _run_results(self, run_id: int, steps: list) -> list[dict]:
+        """The results of every step that built or tested, in step order."""
         results: list[dict] = []
-        for step in build_steps or [None]:
+        for step in steps:
             found = self.artifact(run_id, "run_results.json", step=step, required=False)
             if found:
                 results.extend(found.get("results") or [])
-        return DbtTestOutcomes(
-            provenance=Provenance(
-                job_id=job.dbt_id, run_id=run_id, finished_at=parse_time(run.get("finished_at"))
-            ),
-            outcomes=test_outcomes({"results": results}),
+        return results
+
+    @staticmethod
+    def _provenance(run: dict, job: DbtJobRecord) -> Provenance:
+        return Provenance(
+            job_id=job.dbt_id, run_id=run["id"], finished_at=parse_time(run.get("finished_at"))
         )
 
     def read_run(self, run: dict, job: DbtJobRecord) -> Iterator:
@@ -228,27 +235,20 @@ class AccountWalk:
         freshness_step: int | None,
     ):
         run_id = run["id"]
-        results: list[dict] = []
-        for step in build_steps:
-            found = self.artifact(run_id, "run_results.json", step=step, required=False)
-            if found:
-                results.extend(found.get("results") or [])
+        results = self._run_results(run_id, build_steps)
         sources = None
         if run.get("has_sources_generated") or freshness_step:
             sources = self.artifact(run_id, "sources.json", step=freshness_step, required=False)
         catalog = None
         if run.get("has_docs_generated"):
             catalog = self.artifact(run_id, "catalog.json", step=None, required=False)
-        provenance = Provenance(
-            job_id=job.dbt_id, run_id=run_id, finished_at=parse_time(run.get("finished_at"))
-        )
         project_id = job.project_id
         return parse_artifacts_from_files(
             manifest_path=manifest,
             run_results={"results": results} if results else None,
             sources=sources,
             catalog=catalog,
-            provenance=provenance,
+            provenance=self._provenance(run, job),
             project_id=project_id,
             explore_url=lambda uid: (
                 f"{self.base}/explore/{self.account}/projects/{project_id}"
