@@ -39,3 +39,13 @@ def dbt_integration(name: str = "dbt", **config) -> Integration:
             **config,
         },
     )
+
+
+def dbt_cloud_account(standin) -> None:
+    """Account 7 on the stand-in dbt Cloud: project 70, its Production environment 700,
+    and two scheduled jobs, 7000 "Nightly build" and 7002 "Hourly freshness"."""
+    standin.add_account(7, "Acme")
+    standin.add_project(70, "analytics", 7)
+    standin.add_environment(700, 70, "Production", "deployment", "production")
+    standin.add_job(7000, 70, 700, "Nightly build")
+    standin.add_job(7002, 70, 700, "Hourly freshness")

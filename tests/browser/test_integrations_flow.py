@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from catalog.models import Table
 from integrations.models import Integration, SyncRun
 from tests.browser.conftest import log_in
-from tests.factories import admin_user, analyst_user
+from tests.factories import admin_user, analyst_user, dbt_cloud_account
 
 pytestmark = [pytest.mark.worker, pytest.mark.browser]
 
@@ -81,11 +81,7 @@ def test_admin_connects_a_warehouse_watches_it_sync_then_dbt_cloud_opens(
     page.screenshot(path=screenshots / "05-dbt-cloud-form-errors.png", full_page=True)
     assert not Integration.objects.filter(connector="dbt_cloud").exists()
 
-    dbt_cloud.add_account(7, "Acme")
-    dbt_cloud.add_project(70, "analytics", 7)
-    dbt_cloud.add_environment(700, 70, "Production", "deployment", "production")
-    dbt_cloud.add_job(7000, 70, 700, "Nightly build")
-    dbt_cloud.add_job(7002, 70, 700, "Hourly freshness")
+    dbt_cloud_account(dbt_cloud)
     page.fill("#id_account_id", "7")
     page.fill("#id_access_url", dbt_cloud.url)
     page.fill("#id_token", dbt_cloud.state.token)

@@ -14,7 +14,7 @@ from integrations.connectors.dbt_cloud import DbtCloudForm
 from integrations.connectors.dbt_cloud_api import DbtCloudClient
 from integrations.models import Integration
 from integrations.services import IntegrationRequirementMissing, integration_create
-from tests.factories import postgres_integration
+from tests.factories import dbt_cloud_account, postgres_integration
 
 
 def form(**data) -> DbtCloudForm:
@@ -218,10 +218,7 @@ def test_edit_form_lists_projects_environments_and_jobs_from_the_api(
 
     client.force_login(admin_user())
     postgres_integration(warehouse_config)
-    dbt_cloud.add_account(7, "Acme")
-    dbt_cloud.add_project(70, "analytics", 7)
-    dbt_cloud.add_environment(700, 70, "Production", "deployment", "production")
-    dbt_cloud.add_job(7000, 70, 700, "Nightly build")
+    dbt_cloud_account(dbt_cloud)
     dbt_cloud.add_job(7001, 70, 700, "PR checks", job_type="ci", cron=None)
     config = {"account_id": 7, "access_url": dbt_cloud.url, "token": dbt_cloud.state.token}
     integration = integration_create(connector_key="dbt_cloud", name="dbt", config=config)
@@ -268,14 +265,6 @@ def test_edit_form_keeps_typed_ids_when_dbt_cloud_cannot_be_reached(
     assert "revoked" not in page.content.decode()
 
 
-def account_with_jobs(dbt_cloud) -> None:
-    dbt_cloud.add_account(7, "Acme")
-    dbt_cloud.add_project(70, "analytics", 7)
-    dbt_cloud.add_environment(700, 70, "Production", "deployment", "production")
-    dbt_cloud.add_job(7000, 70, 700, "Nightly build")
-    dbt_cloud.add_job(7002, 70, 700, "Hourly freshness")
-
-
 @pytest.mark.django_db
 def test_connect_form_lists_the_jobs_once_the_typed_credentials_pass_the_test(
     client, dbt_cloud, warehouse_config
@@ -284,7 +273,7 @@ def test_connect_form_lists_the_jobs_once_the_typed_credentials_pass_the_test(
 
     client.force_login(admin_user())
     postgres_integration(warehouse_config)
-    account_with_jobs(dbt_cloud)
+    dbt_cloud_account(dbt_cloud)
     typed = {"name": "dbt prod", "account_id": "7", "access_url": dbt_cloud.url}
 
     tested = client.post(
@@ -330,7 +319,7 @@ def test_a_chosen_job_dbt_cloud_no_longer_lists_stays_offered_and_says_so(
 
     client.force_login(admin_user())
     postgres_integration(warehouse_config)
-    account_with_jobs(dbt_cloud)
+    dbt_cloud_account(dbt_cloud)
     config = {
         "account_id": 7,
         "access_url": dbt_cloud.url,
