@@ -196,9 +196,9 @@ def fill_sql(
             " FROM catalog_schema), t AS (SELECT i, ((i % 4) * 50 + (i / 4) % 50) AS n"
             f" FROM generate_series(0, {tables - 1}) i)"
             " INSERT INTO catalog_table (integration_id, schema_id, name, description, tags,"
-            f" owners, removed, kind, definition, row_estimate, {common})"
+            f" owners, removed, kind, definition, row_estimate, properties, {common})"
             f" SELECT s.integration_id, s.id, {table_name}, {table_description}, {table_tags},"
-            f" {table_owners}, i % 50 = 13, {kind}, '', {h} * 1000,"
+            f" {table_owners}, i % 50 = 13, {kind}, '', {h} * 1000, '{{}}',"
             f" CASE WHEN {h} % 10 < 4 THEN 'warehouse' ELSE '' END, '', '', '', now(), now()"
             " FROM t JOIN s USING (n) ORDER BY i",
         ),
