@@ -2,8 +2,12 @@
 
 import io
 import json
+import os
+import subprocess
+import sys
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
@@ -115,3 +119,41 @@ def test_credentials_rotate_reencrypts_values_written_under_the_previous_key(
     out = io.StringIO()
     call_command("credentials_rotate", stdout=out)
     assert "0 re-encrypted, 1 already on the current key" in out.getvalue()
+
+
+def _integration_add_process(config: str) -> subprocess.CompletedProcess:
+    """The command as an operator runs it, so that its exit status and output are real."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "integration_add", "postgres", "--name", "wh"]
+        + ["--config", "-"],
+        input=config,
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DATABASE_URL": "sqlite:///:memory:"},
+        timeout=120,
+    )
+
+
+def test_integration_add_refuses_deeply_nested_json_with_a_message_not_a_traceback():
+    done = _integration_add_process("[" * 200_000)
+    assert done.returncode != 0
+    assert "The config is not valid JSON: nested too deeply." in done.stderr
+    assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ('{"host": ' * 30 + "1" + "}" * 30, "nested too deeply"),
+        ('{"host": "' + "x" * 1_100_000 + '"}', "larger than 1,000,000 characters"),
+        ('{"port": ' + "9" * 5000 + "}", "Could not read the config"),
+    ],
+    ids=["deep but parseable", "too large", "huge number"],
+)
+def test_integration_add_refuses_oversized_configs_before_using_them(tmp_path, config, message):
+    path = tmp_path / "pg.json"
+    path.write_text(config)
+    with pytest.raises(CommandError, match=message):
+        call_command("integration_add", "postgres", "--name", "wh", "--config", str(path))
+    assert not Integration.objects.exists()

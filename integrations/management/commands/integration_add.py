@@ -13,6 +13,13 @@ from django.core.management.base import BaseCommand, CommandError
 from integrations.connectors import CONNECTOR_MODULES
 from integrations.services import integration_create
 
+# A connector's settings fit in a few kilobytes (a key-pair or a service-account key is the
+# largest); anything far bigger is a wrong file, and is refused before it is parsed.
+MAX_CONFIG_BYTES = 1_000_000
+# Settings are flat (strings, numbers, lists of patterns): deeper nesting is not a config, and
+# past Python's recursion limit it would break the parser or the encrypted field's encoder.
+MAX_CONFIG_DEPTH = 20
+
 
 class Command(BaseCommand):
     help = (
@@ -27,14 +34,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, connector, name, config, **options) -> None:
-        try:
-            if config == "-":
-                data = json.load(sys.stdin)
-            else:
-                with open(config) as handle:
-                    data = json.load(handle)
-        except (OSError, json.JSONDecodeError) as exc:
-            raise CommandError(f"Could not read the config: {exc}") from None
+        data = parse_config(read_config(config))
         if not isinstance(data, dict):
             raise CommandError("The config must be a JSON object of settings.")
         try:
@@ -44,6 +44,49 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Created integration {integration.pk} '{integration.name}' ({connector})."
         )
+
+
+def read_config(source: str) -> str:
+    try:
+        if source == "-":
+            text = sys.stdin.read(MAX_CONFIG_BYTES + 1)
+        else:
+            with open(source, encoding="utf-8") as handle:
+                text = handle.read(MAX_CONFIG_BYTES + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"Could not read the config: {exc}") from None
+    if len(text) > MAX_CONFIG_BYTES:
+        raise CommandError(
+            f"The config is larger than {MAX_CONFIG_BYTES:,} characters: is it the right file?"
+        )
+    return text
+
+
+def parse_config(text: str):
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        # The decoder recurses once per nested array or object.
+        raise CommandError("The config is not valid JSON: nested too deeply.") from None
+    except ValueError as exc:  # JSONDecodeError, or a number too long to convert
+        raise CommandError(f"Could not read the config: {exc}") from None
+    if json_depth(data) > MAX_CONFIG_DEPTH:
+        raise CommandError(
+            f"The config is nested too deeply (over {MAX_CONFIG_DEPTH} levels): settings are flat."
+        )
+    return data
+
+
+def json_depth(value) -> int:
+    """How deeply arrays and objects nest, counted without recursing."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def format_validation_error(exc: ValidationError) -> str:
