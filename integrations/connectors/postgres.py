@@ -77,20 +77,36 @@ def connection_kwargs(config: dict[str, Any]) -> dict[str, Any]:
 
 def describe_connect_error(exc: Exception, config: dict[str, Any]) -> ConnectorError:
     """Turn a driver error into a message an admin can act on (no secrets: the
-    driver's messages carry host, port, user and database, never the password)."""
+    driver's messages carry host, port, user and database, never the password).
+
+    Refusals by the server (credentials, privileges, names) are permanent: retrying cannot
+    fix them. libpq gives no SQLSTATE for a refused connection, only the server's message,
+    so both are checked."""
     where = f"{config.get('host')}:{config.get('port') or 5432}"
+    user, database = config.get("user"), config.get("database")
     sqlstate = getattr(exc, "sqlstate", None)
     text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
     lowered = str(exc).lower()
-    if sqlstate in ("28P01", "28000") or "password authentication failed" in lowered:
+    if sqlstate == "28P01" or "password authentication failed" in lowered or (
+        "no password supplied" in lowered
+    ):
         return ConnectorError(
-            f"Authentication failed for user '{config.get('user')}' on {where}: "
+            f"Authentication failed for user '{user}' on {where}: "
             "check the user name and password."
+        )
+    if sqlstate == "42501" or "permission denied for database" in lowered:
+        return ConnectorError(
+            f"The user '{user}' may not connect to database '{database}' on {where}: "
+            f'grant it the CONNECT privilege (GRANT CONNECT ON DATABASE "{database}" TO "{user}").'
+        )
+    if sqlstate == "28000" or _refused_authorization(lowered):
+        return ConnectorError(
+            f"The server at {where} refused user '{user}' ({_server_reason(exc)}): check that "
+            "the role exists, may log in and is allowed from this machine (pg_hba.conf)."
         )
     if sqlstate == "3D000" or ("database" in lowered and "does not exist" in lowered):
         return ConnectorError(
-            f"Database '{config.get('database')}' does not exist on {where}: "
-            "check the database name."
+            f"Database '{database}' does not exist on {where}: check the database name."
         )
     # "Temporary failure in name resolution" (EAI_AGAIN): the resolver was down, not the name
     # wrong, so it falls through to the retried error.
@@ -104,6 +120,23 @@ def describe_connect_error(exc: Exception, config: dict[str, Any]) -> ConnectorE
         f"Could not connect to {where} ({text}): check the host, the port and that the "
         "server accepts connections from this machine."
     )
+
+
+def _refused_authorization(lowered: str) -> bool:
+    """The server's words for invalid_authorization_specification (28000) at connect time."""
+    return (
+        "no pg_hba.conf entry" in lowered
+        or "is not permitted to log in" in lowered
+        or ('role "' in lowered and "does not exist" in lowered)
+    )
+
+
+def _server_reason(exc: Exception) -> str:
+    """The server's FATAL line without libpq's "connection to server ... failed:" prefix."""
+    for line in str(exc).splitlines():
+        if "FATAL:" in line:
+            return line.split("FATAL:", 1)[1].strip()
+    return str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
 
 
 @contextmanager

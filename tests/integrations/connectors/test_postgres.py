@@ -3,6 +3,7 @@ what `test_connection` says, and how connect errors are classified."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 
 import psycopg
@@ -587,3 +588,101 @@ def test_connect_errors_are_classified_by_their_message(
     assert type(error) is expected_type
     assert expected_text in str(error)
     assert "S3cret-pw" not in str(error)
+
+
+@pytest.fixture
+def login_role(pg_server):
+    """A role that may log in (the shared server trusts it without a password); yields its name."""
+    name = f"reader_{uuid.uuid4().hex[:8]}"
+    with pg_server.connect() as conn:
+        conn.execute(f'CREATE ROLE "{name}" LOGIN')
+    yield name
+    with pg_server.connect() as conn:
+        conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
+@pytest.fixture
+def closed_database(pg_server, fresh_db):
+    """fresh_db with CONNECT revoked from PUBLIC: only superusers may connect."""
+    with pg_server.connect() as conn:
+        conn.execute(f'REVOKE CONNECT ON DATABASE "{fresh_db}" FROM PUBLIC')
+    return fresh_db
+
+
+def test_a_missing_connect_privilege_is_a_permanent_error_saying_what_to_grant(
+    pg_server, login_role, closed_database
+):
+    config = pg_server.integration_config(closed_database, user=login_role)
+
+    with pytest.raises(ConnectorError) as raised:
+        postgres.test_connection(config)
+
+    assert type(raised.value) is ConnectorError
+    assert f"The user '{login_role}' may not connect to database '{closed_database}'" in str(
+        raised.value
+    )
+    assert f'GRANT CONNECT ON DATABASE "{closed_database}" TO "{login_role}"' in str(raised.value)
+
+
+def test_an_unknown_role_is_a_permanent_error_naming_the_role(pg_server, fresh_db):
+    config = pg_server.integration_config(fresh_db, user="no_such_role_here")
+
+    with pytest.raises(ConnectorError) as raised:
+        postgres.test_connection(config)
+
+    assert type(raised.value) is ConnectorError
+    assert "refused user 'no_such_role_here'" in str(raised.value)
+    assert 'role "no_such_role_here" does not exist' in str(raised.value)
+
+
+def test_a_role_that_may_not_log_in_is_a_permanent_error(pg_server, login_role, fresh_db):
+    with pg_server.connect() as conn:
+        conn.execute(f'ALTER ROLE "{login_role}" NOLOGIN')
+    config = pg_server.integration_config(fresh_db, user=login_role)
+
+    with pytest.raises(ConnectorError) as raised:
+        postgres.test_connection(config)
+
+    assert type(raised.value) is ConnectorError
+    assert "is not permitted to log in" in str(raised.value)
+
+
+@pytest.mark.django_db
+def test_a_sync_without_the_connect_privilege_fails_at_once_in_one_attempt(
+    pg_server, login_role, closed_database
+):
+    from integrations.models import Integration, SyncRun
+    from integrations.services import SyncOutcome, sync_execute
+
+    integration = Integration.objects.create(
+        connector="postgres",
+        name="closed",
+        config=pg_server.integration_config(closed_database, user=login_role),
+    )
+    run = SyncRun.objects.create(integration=integration)
+
+    assert sync_execute(run=run) is SyncOutcome.FAILED
+
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.FAILED and run.attempts == 1
+    assert "may not connect to database" in run.error and "retrying" not in run.error
+
+
+@pytest.mark.parametrize(
+    "message, expected_text",
+    [
+        (
+            'FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "bob", database "shop"',
+            "refused user 'bob'",
+        ),
+        ('FATAL:  permission denied for database "shop"', "may not connect to database 'shop'"),
+        ("fe_sendauth: no password supplied", "Authentication failed for user 'bob'"),
+    ],
+)
+def test_refusals_by_the_server_are_permanent(message, expected_text):
+    exc = psycopg.OperationalError(f"connection failed: {message}")
+    config = {"host": "h", "port": 6543, "database": "shop", "user": "bob"}
+
+    error = postgres.describe_connect_error(exc, config)
+
+    assert type(error) is ConnectorError and expected_text in str(error)
