@@ -112,6 +112,10 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
+# The longest description the catalog keeps, in characters: a person's longer one is refused,
+# a warehouse comment or dbt description longer is kept cut, with a warning on the sync run.
+CATALOG_DESCRIPTION_MAX_LENGTH = 100_000
+
 # Celery. The default broker keeps its messages in files under var/, so a fresh
 # machine runs a worker with no server; set CELERY_BROKER_URL=redis://... for real use.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from ..descriptions import validate_description_length
+
 
 class DescriptionSource(models.TextChoices):
     NONE = "", "None"
@@ -24,7 +26,7 @@ class CatalogObject(models.Model):
         "integrations.Integration", on_delete=models.CASCADE, related_name="+"
     )
     name = models.CharField(max_length=255)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, validators=[validate_description_length])
     description_source = models.CharField(
         max_length=20, choices=DescriptionSource.choices, blank=True, default=""
     )

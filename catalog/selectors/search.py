@@ -6,11 +6,12 @@ owners (an exposure's or term's label too), ignoring case. Removed rows never ma
 of finding those rows, chosen by `backend`:
 
 - "postgres": names, tags and owners through pg_trgm's trigram indexes (ILIKE); descriptions
-  through full-text search, `to_tsvector('simple', description)` against the query's words, the
-  last one a prefix ("cust" finds "customers"), then checked to hold the query itself.
-  So a description is found by a query that starts at one of its words, not by one that starts
-  inside a word ("ustomer" finds no description; names, tags and owners are found either way).
-  The indexes come from migration 0005_search_indexes.
+  through full-text search, `to_tsvector('simple', left(description, INDEXED_PREFIX))` against
+  the query's words, the last one a prefix ("cust" finds "customers"), then checked to hold the
+  query itself. So a description is found by a query that starts at one of its words, not by
+  one that starts inside a word ("ustomer" finds no description; names, tags and owners are
+  found either way), and only by words in its first INDEXED_PREFIX characters. The indexes
+  come from migrations 0005_search_indexes and 0008_search_fts_prefix.
 - "fallback" (SQLite, or when asked): `icontains` on each field, no index.
 
 On the jaffle_shop catalog both return the same pages: tests/catalog/test_search.py runs its
@@ -70,6 +71,10 @@ MAX_PER_PAGE = 100
 MAX_DEPTH = 1000  # results past it are not served: refine the query rather than page on
 COUNT_CAP = 1000  # per kind: past it, a total says "at least"
 MAX_QUERY_LENGTH = 200
+# The characters of a description the full-text index reads. A tsvector holds at most 1 MB of
+# distinct words: this many characters of four bytes at most (after lower-casing) stay under
+# half of it, so no description can make a write fail. Migration 0008 has the same number.
+INDEXED_PREFIX = 100_000
 Backend = Literal["auto", "postgres", "fallback"]
 SCORES = {0: 1.0, 1: 0.75, 2: 0.5, 3: 0.25}  # by bucket; 0.0 when listing without a query
 
@@ -201,7 +206,8 @@ class _SpaceJoined(Func):
 
 
 class _WordsMatch(Func):
-    """to_tsvector('simple', document) @@ all the query's words, the last one a prefix.
+    """to_tsvector('simple', left(document, INDEXED_PREFIX)) @@ all the query's words, the
+    last one a prefix.
     plainto_tsquery reads the query as plain text (no operators) with the same parser as the
     document; NULLIF turns a query without words into no match instead of an error. Not a
     phrase (<->): the index cannot check word positions, so every row it finds would go through
@@ -214,7 +220,7 @@ class _WordsMatch(Func):
         document_sql, document_params = compiler.compile(document)
         query_sql, query_params = compiler.compile(query)
         sql = (
-            f"to_tsvector('simple'::regconfig, {document_sql}) @@ "
+            f"to_tsvector('simple'::regconfig, left({document_sql}, {int(INDEXED_PREFIX)})) @@ "
             f"(NULLIF(plainto_tsquery('simple'::regconfig, {query_sql})::text, '') "
             "|| ':*')::tsquery"
         )

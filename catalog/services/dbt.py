@@ -26,6 +26,7 @@ from integrations.connectors.dbt_records import (
     SyncState,
 )
 
+from ..descriptions import DescriptionCutter
 from ..models import (
     Column,
     DbtExposure,
@@ -294,27 +295,31 @@ def _ingest(
     # facts (statuses) about what does.
     present = {p: a.present_ids() for p, a in newest_by_project.items()}
     groups_wanted, nodes_wanted, tests_wanted, exposures_wanted, terms_wanted = {}, {}, {}, {}, {}
+    cut = _cutter(warn)
     for a in artifacts:
         alive = present[a.project_id]
         fact = _fact(a.provenance, jobs, runs, a.project_id)
         for g in a.groups:
             if g.unique_id in alive:
-                groups_wanted[g.unique_id] = jsonable({**asdict(g), "project_id": a.project_id})
+                values = jsonable({**asdict(g), "project_id": a.project_id})
+                groups_wanted[g.unique_id] = cut(values, g.unique_id)
         for n in a.nodes:
             if n.unique_id in alive:
-                nodes_wanted[n.unique_id] = {**_node_values(n), **fact}
+                nodes_wanted[n.unique_id] = cut({**_node_values(n), **fact}, n.unique_id)
         for t in a.tests:
             if t.unique_id in alive:
                 values = jsonable({k: v for k, v in asdict(t).items() if k != "provenance"})
-                tests_wanted[t.unique_id] = {**values, **fact}
+                tests_wanted[t.unique_id] = cut({**values, **fact}, t.unique_id)
         for e in a.exposures:
             if e.unique_id in alive:
-                exposures_wanted[e.unique_id] = jsonable({**asdict(e), "project_id": a.project_id})
+                values = jsonable({**asdict(e), "project_id": a.project_id})
+                exposures_wanted[e.unique_id] = cut(values, e.unique_id)
         for term in a.terms:
             if term.unique_id in alive:
                 values = jsonable(asdict(term))
                 values["group_unique_id"] = values.pop("group")
-                terms_wanted[term.unique_id] = {**values, "project_id": a.project_id}
+                values["project_id"] = a.project_id
+                terms_wanted[term.unique_id] = cut(values, term.unique_id)
 
     group_ids = upsert(
         DbtGroup,
@@ -360,6 +365,22 @@ def _ingest(
     read = [a.provenance.run_id for a in [*artifacts, *outcomes]]
     run_ids = [runs[run_id] for run_id in read if run_id in runs]
     DbtRun.objects.filter(pk__in=run_ids).update(ingested_at=timezone.now())
+
+
+def _cutter(warn: Callable[[str], None]) -> Callable[[dict, str], dict]:
+    """Cuts the description of an object's values (and of its columns') at the catalog's
+    limit, with a warning naming it: the sync goes on, nothing is cut silently."""
+    cut = DescriptionCutter(warn)
+
+    def cut_values(values: dict, unique_id: str) -> dict:
+        values["description"] = cut(values["description"], what=f"dbt description of {unique_id}")
+        for column in values.get("columns") or ():
+            if column.get("description"):
+                what = f"dbt description of {unique_id}.{column['name']}"
+                column["description"] = cut(column["description"], what=what)
+        return values
+
+    return cut_values
 
 
 def _fact(provenance, jobs: dict, runs: dict, project_id) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -19,6 +19,7 @@ from integrations.connectors.base import (
     TableRecord,
 )
 
+from ..descriptions import DescriptionCutter
 from ..models import Column, Database, DescriptionSource, Schema, Table
 from .bulk import bulk_update_rows
 
@@ -111,10 +112,9 @@ def catalog_apply(
     # One apply per integration at a time: a run reclaimed from a worker presumed dead
     # waits here for the first to finish instead of interleaving with it.
     type(integration).objects.select_for_update().filter(pk=integration.pk).first()
-    snap = Snapshot.from_records(records)
-    apply = _Applier(
-        integration=integration, run=run, warn=warn or (lambda _m: None), keep=keep_schemas
-    )
+    warn = warn or (lambda _m: None)
+    snap = Snapshot.from_records(_cut_comments(records, DescriptionCutter(warn)))
+    apply = _Applier(integration=integration, run=run, warn=warn, keep=keep_schemas)
     databases = apply.level(Database, incoming=snap.databases, key_of=lambda row: (row["name"],))
     schemas = apply.level(
         Schema,
@@ -137,6 +137,27 @@ def catalog_apply(
     )
     apply.foreign_keys(columns, snap.columns)
     return {name: counts.as_dict() for name, counts in apply.counts.items()}
+
+
+def _cut_comments(records: Iterable[Record], cut: DescriptionCutter) -> Iterator[Record]:
+    """The records, with comments past the catalog's limit cut to it (and a warning)."""
+    for record in records:
+        description = getattr(record, "description", None) or ""
+        if len(description) > cut.limit:
+            described = f"comment on {_path_of(record)}"
+            record = replace(record, description=cut(description, what=described))
+        yield record
+
+
+def _path_of(record: Record) -> str:
+    """How warnings name an object: schema.table[.column], as the foreign key ones do."""
+    if isinstance(record, ColumnRecord):
+        return f"{record.schema}.{record.table}.{record.name}"
+    if isinstance(record, TableRecord):
+        return f"{record.schema}.{record.name}"
+    if isinstance(record, SchemaRecord):
+        return f"schema {record.name}"
+    return f"database {record.name}"
 
 
 @dataclass
