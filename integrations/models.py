@@ -98,7 +98,16 @@ class SyncRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The fencing token: each claim adds one, and every write of an attempt names its
+    # number, so an attempt that was taken over can no longer change the run.
     attempts = models.PositiveIntegerField(default=0)
+    # The process that claimed the current attempt ("node|machine|pid|start time"), so a
+    # dead owner is known by its identity rather than by the age of its heartbeat.
+    worker = models.CharField(max_length=300, blank=True)
+    # When the run's task was last sent (or is due, after a retry's countdown), and how
+    # often it was sent again because no worker took it: a lost message is sent anew.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sends = models.PositiveIntegerField(default=0)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     # {"table": {"created": 3, "updated": 1, "removed": 0}, ...}

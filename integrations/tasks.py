@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import random
-
 from celery import shared_task
-from django.conf import settings
 
 from .models import SyncRun
-from .services import SyncOutcome, sync_execute, sync_reap_stale
+from .services import sync_execute, sync_reap_stale
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
@@ -16,13 +13,9 @@ def sync_execute_task(self, run_id: int) -> str:
     run = SyncRun.objects.filter(pk=run_id).select_related("integration").first()
     if run is None:
         return "deleted"  # deleted meanwhile
-    outcome = sync_execute(run=run)
-    if outcome is SyncOutcome.RETRY:
-        # The service already put the run back in the queue state; attempts bound the retries.
-        backoff = settings.SYNC_RETRY_BACKOFF * run.attempts
-        # Jitter keeps many integrations that failed together from retrying together.
-        raise self.retry(countdown=backoff + random.uniform(0, backoff / 2))
-    return outcome.value
+    # The service queues a retry itself (a new message with a countdown), so that a broker
+    # refusing it fails the run with the reason instead of leaving it queued.
+    return sync_execute(run=run, node=self.request.hostname or "").value
 
 
 @shared_task

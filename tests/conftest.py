@@ -76,15 +76,20 @@ def _database_url() -> str:
     return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
-def start_worker(name: str, **env: str) -> WorkerProcess:
+def start_worker(
+    name: str, *, queue: str = "", options: tuple[str, ...] | None = None, **env: str
+) -> WorkerProcess:
+    """A worker on a queue of its own (or on `queue`, beside another worker)."""
     from config.celery import app
 
-    queue = f"test-{name}-{uuid.uuid4().hex[:8]}"
+    queue = queue or f"test-{name}-{uuid.uuid4().hex[:8]}"
     worker = WorkerProcess(
         queue=queue,
         database_url=_database_url(),
-        log_path=OUTPUT_DIR / "workers" / f"{queue}.log",
+        log_path=OUTPUT_DIR / "workers" / f"{queue}-{name}.log",
+        node=f"{name}-{queue}",
         env={"CELERY_BROKER_URL": settings.CELERY_BROKER_URL, **env},
+        **({} if options is None else {"options": options}),
     )
     app.conf.task_default_queue = queue
     return worker.start()
@@ -101,6 +106,8 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         DBT_CLOUD_BACKOFF="0.05",
         DBT_CLOUD_MAX_BACKOFF="0.2",
         DBT_CLOUD_TIMEOUT="5",
+        # The stand-in dbt Cloud is plain http on 127.0.0.1; the client checks it again.
+        DBT_CLOUD_ALLOW_LOOPBACK_HTTP="true",
     )
     yield worker
     worker.stop()

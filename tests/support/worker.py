@@ -17,9 +17,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class WorkerProcess:
     def __init__(
-        self, *, queue: str, database_url: str, log_path: Path, env: dict[str, str] | None = None
+        self,
+        *,
+        queue: str,
+        database_url: str,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        options: tuple[str, ...] = ("--without-gossip", "--without-mingle"),
+        node: str = "",
     ) -> None:
         self.queue = queue
+        self.node = node or queue
         self.log_path = log_path
         self.env = {
             **os.environ,
@@ -28,6 +36,7 @@ class WorkerProcess:
             "LOG_LEVEL": "INFO",
             **(env or {}),
         }
+        self.options = options
         self.process: subprocess.Popen | None = None
         self._log = None
 
@@ -46,10 +55,9 @@ class WorkerProcess:
                 self.queue,
                 "--pool=prefork",
                 "--concurrency=1",
-                "--without-gossip",
-                "--without-mingle",
+                *self.options,
                 "--loglevel=INFO",
-                f"--hostname={self.queue}@%h",
+                f"--hostname={self.node}@%h",
             ],
             cwd=ROOT,
             env=self.env,
