@@ -57,8 +57,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A NUL in a query parameter is a 400 before any view reads it (PostgreSQL refuses it).
+    "config.access.NulByteGuardMiddleware",
     # Every page needs a login; the login page itself is marked login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # ... and a role: an account in no group sees only whom to ask for one.
+    "config.access.RoleRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -141,6 +145,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="catalog")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker outlives a broker restart: it reconnects for as long as it takes (Celery's
+# default gives up, and exits, after 100 tries), and a sync it is running goes on; the
+# message restored meanwhile is redelivered and its claim finds the run owned by a live worker.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-syncs": {"task": "integrations.tasks.sync_reap_stale_task", "schedule": 60.0},
@@ -151,6 +161,18 @@ SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=4)
 SYNC_RETRY_BACKOFF = env.int("SYNC_RETRY_BACKOFF", default=30)
 # A running sync that wrote no heartbeat for this long is taken to have lost its worker.
 SYNC_STALE_AFTER = env.int("SYNC_STALE_AFTER", default=600)
+# How often a running sync writes its heartbeat from a thread of its own. Off on SQLite,
+# where a second writer would contend with the apply's transaction for the file's one lock.
+SYNC_HEARTBEAT_EVERY = env.float(
+    "SYNC_HEARTBEAT_EVERY",
+    default=0 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else min(30, SYNC_STALE_AFTER / 5),
+)
+# Seconds to wait for a worker on another machine to say what it runs, before taking it for dead.
+SYNC_OWNER_PING_TIMEOUT = env.float("SYNC_OWNER_PING_TIMEOUT", default=2.0)
+# A queued sync no worker took for this long is sent again (its message may have been lost
+# with a broker restart); after this many sends it fails with the reason.
+SYNC_RESEND_AFTER = env.int("SYNC_RESEND_AFTER", default=300)
+SYNC_MAX_RESENDS = env.int("SYNC_MAX_RESENDS", default=24)
 SYNC_WARNINGS_CAP = 100
 
 # dbt Cloud. Hosts beyond dbt's multi-tenant ones (single-tenant deployments), e.g.

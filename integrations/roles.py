@@ -7,6 +7,9 @@ from django.core.exceptions import PermissionDenied
 ADMINS = "Admins"
 ANALYSTS = "Analysts"
 MANAGE_PERMISSION = "integrations.manage_integrations"
+# Both roles grant it and superusers hold every permission, so it stands for "has a role";
+# checking a permission, not group names, shares the cache the page header loads anyway.
+ROLE_PERMISSION = "catalog.view_table"
 
 _CATALOG = [
     ("catalog", f"{verb}_{model}")
@@ -39,6 +42,11 @@ def roles_install(group_model, permission_model) -> None:
             group.permissions.add(
                 permission_model.objects.get(content_type__app_label=app_label, codename=codename)
             )
+
+
+def has_role(user) -> bool:
+    """An Analyst, an Admin or a superuser: someone who may see the catalog at all."""
+    return bool(user and user.is_active and user.has_perm(ROLE_PERMISSION))
 
 
 def can_manage_integrations(user) -> bool:

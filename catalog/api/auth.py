@@ -46,7 +46,9 @@ def api_view(view):
         elif not request.user.is_authenticated:
             return api_error(401, "Log in, or send Authorization: Token <your personal API token>.")
         if not request.user.has_perm("catalog.view_table"):
-            return api_error(403, "Your account may not read the catalog.")
+            from ..selectors.people import no_role_message
+
+            return api_error(403, no_role_message())
         try:
             return view(request, *args, **kwargs)
         except ValueError as exc:
