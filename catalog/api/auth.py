@@ -7,9 +7,13 @@ from functools import wraps
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 
 from ..models import ApiToken
 from ..models.tokens import hash_token
+
+
+ALLOWED_METHODS = ("GET",)
 
 
 def api_error(status: int, message: str) -> JsonResponse:
@@ -29,13 +33,19 @@ def _token_user(request):
 
 
 def api_view(view):
-    """GET only, JSON errors, and a 401 (not a login redirect) without credentials."""
+    """GET only, JSON errors, and a 401 (not a login redirect) without credentials.
 
+    CSRF-exempt: the API changes nothing, and a write method must get its JSON 405, not
+    the CSRF middleware's HTML 403."""
+
+    @csrf_exempt
     @login_not_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if request.method != "GET":
-            return api_error(405, "The read API only answers GET.")
+        if request.method not in ALLOWED_METHODS:
+            response = api_error(405, "The read API only answers GET.")
+            response["Allow"] = ", ".join(ALLOWED_METHODS)
+            return response
         if request.headers.get("Authorization"):
             user = _token_user(request)
             if user is None:

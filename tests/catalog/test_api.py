@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from catalog.models import ApiToken, Table
 from tests.factories import analyst_user
@@ -120,3 +121,35 @@ def test_tokens_are_created_once_shown_and_revoked_from_the_page(client, jaffle_
     assert raw not in listing and ApiToken.objects.get().prefix in listing
     client.post(f"/account/tokens/{ApiToken.objects.get().pk}/revoke/")
     assert api(raw).get("/api/v1/search/?q=x").status_code == 401
+
+
+def api_urls() -> list[str]:
+    """Every route of the API, read from its URL patterns."""
+    from catalog.api.urls import urlpatterns
+
+    pk = Table.objects.values_list("pk", flat=True).first()
+    return [
+        reverse(f"api:{p.name}", kwargs={"pk": pk} if "pk" in p.pattern.converters else {})
+        for p in urlpatterns
+    ]
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_write_methods_get_a_json_405_naming_get_from_every_endpoint_whoever_calls(token, method):
+    session = Client(enforce_csrf_checks=True)  # as a browser's session is: CSRF enforced
+    session.force_login(ApiToken.objects.get().user)
+    callers = {
+        "anonymous": Client(enforce_csrf_checks=True),
+        "token": Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Token {token}"),
+        "session": session,
+    }
+    answers = {
+        (who, url): getattr(caller, method)(url, data="{}", content_type="application/json")
+        for who, caller in callers.items()
+        for url in api_urls()
+    }
+    assert len(answers) == 3 * 7
+    for response in answers.values():
+        assert response.status_code == 405
+        assert response["Allow"] == "GET"
+        assert response.json() == {"error": "The read API only answers GET."}
