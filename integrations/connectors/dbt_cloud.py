@@ -3,12 +3,9 @@ has catalogued. A secondary integration: it needs a warehouse first."""
 
 from __future__ import annotations
 
-import ipaddress
-import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
@@ -21,50 +18,19 @@ from .base import (
     Reporter,
     split_patterns,
 )
-from .dbt_cloud_api import RETIRED_MESSAGE, DbtCloudClient, is_retired_host
+from .dbt_cloud_api import DbtCloudClient
+from .dbt_cloud_hosts import AccessUrlRefused, access_url_checked
 
-# Multi-tenant hosts (reference §1): account-prefixed cells and the legacy shared hosts.
-CELL_HOST = re.compile(r"^[a-z0-9][a-z0-9-]*\.(us[1-3]|eu[1-4]|au[12]|jp1)\.dbt\.com$")
-LEGACY_HOSTS = {"emea.dbt.com", "au.dbt.com"}
-LOOPBACK_NAMES = {"localhost"}
 ALIVE_EVERY = 30.0  # seconds between heartbeats while the client waits to retry
 
 
-def _is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def validate_access_url(value: str) -> str:
-    """The access URL as pasted, or a ValidationError saying why not."""
-    parts = urlsplit(value.strip())
-    host = (parts.hostname or "").lower()
-    loopback_http = (
-        parts.scheme == "http" and settings.DBT_CLOUD_ALLOW_LOOPBACK_HTTP and _is_loopback(host)
-    )
-    if parts.scheme != "https" and not loopback_http:
-        raise forms.ValidationError(
-            "The access URL must start with https:// (dbt Cloud serves its API over HTTPS only)."
-        )
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise forms.ValidationError(
-            "Paste the access URL alone, e.g. https://ab123.us1.dbt.com, without a path."
-        )
-    extra = host in {h.lower() for h in settings.DBT_CLOUD_EXTRA_HOSTS}
-    if is_retired_host(host) and not extra:
-        raise forms.ValidationError(RETIRED_MESSAGE.format(host=host))
-    allowed = CELL_HOST.match(host) or host in LEGACY_HOSTS or extra or loopback_http
-    if not allowed:
-        raise forms.ValidationError(
-            f"{host or 'That'} is not a dbt Cloud host. Use your account's access URL from "
-            "Account settings → Access URLs (e.g. https://ab123.us1.dbt.com); a single-tenant "
-            "host must first be allowed by an administrator (DBT_CLOUD_EXTRA_HOSTS)."
-        )
-    return value.strip()
+    """The access URL rebuilt from its one parse (`https://<host>`), or a ValidationError
+    saying why not: what is stored is what the client will connect to."""
+    try:
+        return access_url_checked(value)
+    except AccessUrlRefused as exc:
+        raise forms.ValidationError(str(exc)) from None
 
 
 class NameMappingField(forms.CharField):

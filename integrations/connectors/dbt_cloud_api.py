@@ -3,7 +3,8 @@
 One `requests.Session`, a timeout on every call, `Authorization: Token`, trailing slashes
 on every documented path, `limit`/`offset` pagination capped at 100, and retries with
 backoff and jitter on 429, 5xx and transport errors. Permanent errors become
-ConnectorErrors whose text says what to check; the token never appears in one.
+ConnectorErrors whose text says what to check; the token never appears in one. The access
+URL is checked and rebuilt (dbt_cloud_hosts) before the token is set on the session.
 """
 
 from __future__ import annotations
@@ -18,26 +19,18 @@ from urllib.parse import urlsplit
 import requests
 
 from .base import ConnectorError, TransientConnectorError
+from .dbt_cloud_hosts import (
+    RETIRED_MESSAGE,
+    AccessUrlRefused,
+    access_url_checked,
+    is_retired_host,
+)
 
 logger = logging.getLogger(__name__)
 
 PAGE_LIMIT = 100
 DOWNLOAD_CHUNK = 1024 * 1024
-# dbt's account URL migration: getdbt.com hosts stopped serving integrations on 1 November
-# 2026 (reference §1.2). The form refuses them unless an administrator allows one
-# (DBT_CLOUD_EXTRA_HOSTS); a stored one gets this message with its 401.
-RETIRED_DOMAIN = "getdbt.com"
-RETIRED_MESSAGE = (
-    "{host} stopped serving integrations on 1 November 2026, when dbt moved accounts to "
-    "their own access URLs. Use your account's access URL from Account settings → Access "
-    "URLs, e.g. https://ab123.us1.dbt.com."
-)
-
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
-
-
-def is_retired_host(host: str) -> bool:
-    return host == RETIRED_DOMAIN or host.endswith("." + RETIRED_DOMAIN)
 
 
 class DbtCloudNotFound(ConnectorError):
@@ -58,7 +51,7 @@ class DbtCloudClient:
         rate_limit_backoff: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base = access_url.rstrip("/")
+        self.base = self._checked_base(access_url)
         self.account_id = int(account_id)
         self.timeout = timeout
         self.max_attempts = max_attempts
@@ -69,6 +62,18 @@ class DbtCloudClient:
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Token {token}"
         self.session.headers["User-Agent"] = "data-catalog"
+
+    @staticmethod
+    def _checked_base(access_url: str) -> str:
+        # Checked again here, before the token is set, for URLs stored without the form's
+        # check (an old database, a raw write): the token goes only to the rebuilt URL.
+        try:
+            return access_url_checked(access_url, retired_ok=True)
+        except AccessUrlRefused as exc:
+            raise AccessUrlRefused(
+                f"The stored dbt Cloud access URL was refused and the token was not sent: {exc} "
+                "Edit the integration and paste the account's access URL again."
+            ) from None
 
     def close(self) -> None:
         self.session.close()

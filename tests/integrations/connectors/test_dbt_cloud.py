@@ -24,19 +24,19 @@ def form(**data) -> DbtCloudForm:
 
 
 @pytest.mark.parametrize(
-    "url",
+    "url, stored",
     [
-        "https://ab123.us1.dbt.com",
-        "https://xy9.eu2.dbt.com/",
-        "https://emea.dbt.com",
-        "https://au.dbt.com",
-        "https://AB123.US3.DBT.COM",
+        ("https://ab123.us1.dbt.com", "https://ab123.us1.dbt.com"),
+        ("https://xy9.eu2.dbt.com/", "https://xy9.eu2.dbt.com"),
+        ("https://emea.dbt.com", "https://emea.dbt.com"),
+        ("https://au.dbt.com", "https://au.dbt.com"),
+        ("https://AB123.US3.DBT.COM", "https://ab123.us3.dbt.com"),
     ],
 )
-def test_dbt_cloud_hosts_are_accepted_and_stored_as_pasted(url):
+def test_dbt_cloud_hosts_are_accepted_and_stored_rebuilt_from_their_parse(url, stored):
     f = form(access_url=url)
     assert f.is_valid(), f.errors
-    assert f.cleaned_data["access_url"] == url
+    assert f.cleaned_data["access_url"] == stored
 
 
 @pytest.mark.parametrize(
