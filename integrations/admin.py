@@ -84,7 +84,12 @@ class IntegrationAdmin(admin.ModelAdmin):
         for integration in queryset:
             try:
                 run = sync_start(integration=integration, user=request.user)
-                self.message_user(request, f"{integration}: sync #{run.pk} queued.")
+                if run.status == SyncRun.Status.FAILED:  # the broker refused its task
+                    self.message_user(
+                        request, f"{integration}: sync #{run.pk} failed: {run.error}", messages.ERROR
+                    )
+                else:
+                    self.message_user(request, f"{integration}: sync #{run.pk} queued.")
             except SyncAlreadyActive as exc:
                 self.message_user(request, f"{integration}: {exc}", level=messages.WARNING)
 

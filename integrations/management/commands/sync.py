@@ -27,6 +27,8 @@ class Command(BaseCommand):
             run = exc.run
             self.stdout.write(f"Sync #{run.pk} is already {run.status}; waiting for it.")
         else:
+            if run.status == SyncRun.Status.FAILED:  # the broker refused its task
+                raise CommandError(f"Sync #{run.pk} failed: {run.error}")
             self.stdout.write(f"Sync #{run.pk} of '{target.name}' queued.")
         if not wait:
             return
