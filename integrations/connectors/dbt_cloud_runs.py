@@ -52,7 +52,7 @@ class AccountWalk:
         self.config = config
         self.reporter = reporter
         self.account = client.account_id
-        self.base = config["access_url"].rstrip("/")
+        self.base = client.base  # dbt Cloud's links: the rebuilt URL the client checked
 
     # -- jobs ------------------------------------------------------------------------------
 
