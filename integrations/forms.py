@@ -9,9 +9,11 @@ from django.core.exceptions import ValidationError
 
 from .connectors.base import Connector
 from .models import Integration
+from .services.integrations import field_words
 from .services.schedule import parse_cron
 
 SECRET_KEPT_HELP = "A value is stored. Leave this blank to keep it."
+SECRET_RETYPE_HELP = " Changing the {destination} requires typing the {secret} again."
 
 
 class _ConnectFormMixin:
@@ -32,7 +34,16 @@ class _ConnectFormMixin:
             field.widget.attrs["autocomplete"] = "new-password"
             if instance is not None and instance.config.get(name):
                 field.required = False
-                field.help_text = SECRET_KEPT_HELP
+                field.help_text = SECRET_KEPT_HELP + self._retype_help(name)
+
+    def _retype_help(self, secret: str) -> str:
+        destination = list(self.connector.destination_fields)
+        if not destination:
+            return ""
+        return SECRET_RETYPE_HELP.format(
+            destination=field_words(self.connector, destination, conjunction="or"),
+            secret=field_words(self.connector, [secret]),
+        )
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -44,13 +55,10 @@ class _ConnectFormMixin:
         return name
 
     def config(self) -> dict[str, Any]:
-        """The connector settings, with stored secrets standing in for blank ones."""
-        config = {k: v for k, v in self.cleaned_data.items() if k != "name"}
-        if self.instance is not None:
-            for name in self.connector.secret_fields:
-                if not config.get(name):
-                    config[name] = self.instance.config.get(name, "")
-        return config
+        """The connector settings as typed. A secret left blank stays blank here: whether the
+        stored one may stand in is the service's call (integration_config_merge), made before
+        any connection is tried."""
+        return {k: v for k, v in self.cleaned_data.items() if k != "name"}
 
     def tested(self) -> None:
         """The typed credentials work: a new integration's form may now list what they reach

@@ -32,6 +32,7 @@ from .services import (
     integration_requirements_missing,
     integration_test_connection,
     integration_update,
+    integration_update_test,
     sync_start,
 )
 from .services.schedule import integration_schedule_set
@@ -101,17 +102,20 @@ def connect_view(request: HttpRequest, key: str) -> HttpResponse:
         messages.success(request, f"Connected {integration.name}. Run its first sync now.")
         return redirect("integrations:detail", pk=integration.pk)
 
-    return _connect_form_page(request, connector, form, save, {"editing": False})
+    def test() -> str:
+        return integration_test_connection(connector=connector, config=form.config())
+
+    return _connect_form_page(request, connector, form, save, test, {"editing": False})
 
 
-def _connect_form_page(request, connector, form, save, context: dict) -> HttpResponse:
+def _connect_form_page(request, connector, form, save, test, context: dict) -> HttpResponse:
     """The connect and edit forms: *Test connection* tests without saving; saving tests
     too (in the service) and the service's refusals land beside the fields."""
     test_result = None
     if request.method == "POST" and form.is_valid():
         try:
             if "_test" in request.POST:
-                test_result = integration_test_connection(connector=connector, config=form.config())
+                test_result = test()
                 form.tested()
             else:
                 return save()
@@ -192,8 +196,12 @@ def edit_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "Settings saved.")
         return redirect("integrations:detail", pk=integration.pk)
 
+    def test() -> str:
+        # Through the service, as saving is: a stored secret never meets a changed host.
+        return integration_update_test(integration=integration, config=form.config())
+
     return _connect_form_page(
-        request, connector, form, save, {"editing": True, "integration": integration}
+        request, connector, form, save, test, {"editing": True, "integration": integration}
     )
 
 

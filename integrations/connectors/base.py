@@ -115,6 +115,13 @@ class Connector:
     description: str = ""
     aliases: tuple[str, ...] = ()
     secret_fields: tuple[str, ...] = ()
+    # The settings that say where the secrets are sent, or how safely (host, port, SSL mode,
+    # account, access URL). When one of them changes, no stored secret goes along: each must
+    # be typed again (integrations.services.integrations.integration_config_merge).
+    destination_fields: tuple[str, ...] = ()
+    # The secret fields a config sends, when that depends on the config (Snowflake sends the
+    # password or the key, never both); None: all of secret_fields.
+    sent_secrets: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
     # Categories of integration that must exist before this one may be connected.
     requires: tuple[str, ...] = ()
     # Returns a short human summary ("PostgreSQL 15.19, 3 schemas") or raises ConnectorError.
@@ -135,6 +142,9 @@ class Connector:
     @property
     def is_warehouse(self) -> bool:
         return self.category == WAREHOUSE
+
+    def secrets_sent(self, config: dict[str, Any]) -> tuple[str, ...]:
+        return self.sent_secrets(config) if self.sent_secrets else self.secret_fields
 
 
 WAREHOUSE = "warehouse"

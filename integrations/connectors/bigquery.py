@@ -400,6 +400,11 @@ CONNECTOR = Connector(
     aliases=("bq", "bigquery", "gcp", "google"),
     form=BigQueryForm,
     secret_fields=("service_account_json",),
+    # None: the key never leaves this server. A token signed with it goes to the token_uri
+    # written in the key itself, and the API calls to Google's endpoint (api_endpoint is set
+    # from code only, without credentials). Projects choose what the key reads, not where
+    # it goes; what it may read is the projects' owners' IAM decision.
+    destination_fields=(),
     extract=extract,
     test_connection=test_connection,
     driver="google.cloud.bigquery",

@@ -277,6 +277,8 @@ CONNECTOR = Connector(
     aliases=("dbt", "dbt cloud", "dbtcloud", "getdbt", "transform", "transformation"),
     form=DbtCloudForm,
     secret_fields=("token",),
+    # The account ID too: the same host, but the token would be offered to another account.
+    destination_fields=("access_url", "account_id"),
     requires=("warehouse",),
     extract=extract,
     test_connection=test_connection,

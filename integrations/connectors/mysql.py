@@ -348,6 +348,7 @@ CONNECTOR = Connector(
     aliases=("mysql", "mariadb", "maria", "aurora"),
     form=MySQLForm,
     secret_fields=("password",),
+    destination_fields=("host", "port"),
     extract=extract,
     test_connection=test_connection,
     driver="pymysql",

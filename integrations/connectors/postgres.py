@@ -317,6 +317,10 @@ CONNECTOR = Connector(
     aliases=("pg", "postgres", "postgresql", "psql"),
     form=PostgresForm,
     secret_fields=("password",),
+    # The SSL mode too: a weaker one lets a server in the middle ask for the password in clear
+    # (AuthenticationCleartextPassword). Any change counts, stronger ones included: it is rare,
+    # and one rule is easier to trust than a ranking of modes.
+    destination_fields=("host", "port", "sslmode"),
     extract=extract,
     test_connection=test_connection,
     driver="psycopg",

@@ -510,6 +510,7 @@ CONNECTOR = Connector(
     aliases=("redshift", "aws", "amazon"),
     form=RedshiftForm,
     secret_fields=("password",),
+    destination_fields=("host", "port", "sslmode"),  # as PostgreSQL's, SSL mode included
     extract=extract,
     test_connection=test_connection,
     driver="psycopg",

@@ -164,6 +164,14 @@ class SnowflakeForm(forms.Form):
         return cleaned
 
 
+def secrets_sent(config: dict[str, Any]) -> tuple[str, ...]:
+    """The password, or the key that signs the login token. A passphrase never leaves this
+    server: it opens the key here (and belongs to the key it was typed with)."""
+    if config.get("auth_method") == AUTH_KEY_PAIR:
+        return ("private_key",)
+    return ("password",)
+
+
 def connection_kwargs(config: dict[str, Any]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "account": config["account"].strip(),
@@ -545,6 +553,9 @@ CONNECTOR = Connector(
     aliases=("sf", "snowflake", "snowflake computing"),
     form=SnowflakeForm,
     secret_fields=("password", "private_key", "private_key_passphrase"),
+    # The account names the host (<account>.snowflakecomputing.com); there is no other.
+    destination_fields=("account",),
+    sent_secrets=secrets_sent,
     extract=extract,
     test_connection=test_connection,
     driver="snowflake.connector",

@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.forms.utils import pretty_name
 
 from ..connectors import all_entries, registry_entry
 from ..connectors.base import CATEGORY_LABELS, Connector, ConnectorError
@@ -15,6 +17,10 @@ from ..models import Integration
 from .secrets import scrub
 
 logger = logging.getLogger(__name__)
+
+DESTINATION_CHANGED = (
+    "The {changed} changed: type the {secret} again; the stored one is not sent to a new server."
+)
 
 
 class IntegrationRequirementMissing(ValidationError):
@@ -92,6 +98,92 @@ def integration_create(
     return integration
 
 
+def field_words(connector: Connector, names: list[str], *, conjunction: str = "and") -> str:
+    """Form labels as words in a sentence: "host", "host and port", "host, port or SSL mode"."""
+    words = []
+    for name in names:
+        field = connector.form.base_fields.get(name)
+        label = str((field and field.label) or pretty_name(name))
+        words.append(label if label[1:2].isupper() else label[:1].lower() + label[1:])
+    if len(words) < 2:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} {conjunction} {words[-1]}"
+
+
+def _destination_value(value: Any) -> str:
+    # Case and surrounding spaces aside, a value that reads differently counts as another
+    # destination: the worst a false change costs is a secret typed again.
+    return "" if value is None else str(value).strip().lower().rstrip("/")
+
+
+def _valid_fields(connector: Connector, config: dict[str, Any]) -> forms.Form:
+    """The connector's form over `config`, validated: its cleaned_data holds every field that
+    is valid on its own, even when others are not (a blank secret, say)."""
+    form = connector.form(data=config)
+    form.is_valid()
+    return form
+
+
+def integration_destination_changes(
+    *, integration: Integration, config: dict[str, Any]
+) -> list[str]:
+    """The fields saying where the secrets go (host, port, account, access URL) whose value in
+    `config` differs from the stored one. Both sides are read through the connector's form, so
+    that 5432 and "5432", or an access URL and its rebuilt form, compare alike; a value the form
+    refuses is compared as given, and so most likely counts as changed."""
+    connector = integration.connector_obj
+    typed = {**config, **_valid_fields(connector, config).cleaned_data}
+    stored = {**integration.config, **_valid_fields(connector, integration.config).cleaned_data}
+    return [
+        name
+        for name in connector.destination_fields
+        if _destination_value(typed.get(name)) != _destination_value(stored.get(name))
+    ]
+
+
+def integration_config_merge(
+    *, integration: Integration, config: dict[str, Any]
+) -> dict[str, Any]:
+    """The settings an edit would save, cleaned, with a secret left blank standing for the
+    stored one while the secrets go where they went before.
+
+    When the host, port, account or access URL changed, each stored secret the new settings
+    would send must be typed again (a ValidationError on its field) and none is carried over:
+    the one stored was given for the old destination, and whoever runs the new one could
+    simply ask for it. Refused here, before any connection, for every caller.
+    """
+    connector = integration.connector_obj
+    blank = [key for key in connector.secret_fields if not config.get(key)]
+    stored = {key: integration.config.get(key) or "" for key in blank}
+    changed = integration_destination_changes(integration=integration, config=config)
+    if not changed:
+        return _clean_config(connector, {**config, **stored})
+    typed = _valid_fields(connector, config)
+    retype = [key for key in connector.secrets_sent(typed.cleaned_data) if stored.get(key)]
+    if retype:
+        logger.info(
+            "integration %s: %s changed, stored secrets not reused", integration.pk, changed
+        )
+        words = field_words(connector, changed)
+        errors = {
+            name: [str(e) for e in errs]
+            for name, errs in typed.errors.items()
+            if name in typed.fields and name not in connector.secret_fields
+        }
+        for key in retype:
+            secret = field_words(connector, [key])
+            errors[key] = [DESTINATION_CHANGED.format(changed=words, secret=secret)]
+        raise ValidationError(errors)
+    return _clean_config(connector, config)
+
+
+def integration_update_test(*, integration: Integration, config: dict[str, Any]) -> str:
+    """*Test connection* on the edit form: the settings as saving would take them, so a stored
+    secret is never tried against a changed destination."""
+    cleaned = integration_config_merge(integration=integration, config=config)
+    return integration_test_connection(connector=integration.connector_obj, config=cleaned)
+
+
 def integration_update(
     *,
     integration: Integration,
@@ -99,13 +191,10 @@ def integration_update(
     config: dict[str, Any],
     test_connection: bool = True,
 ) -> Integration:
-    """Change settings; a secret left blank keeps its stored value."""
+    """Change settings; a secret left blank keeps its stored value unless the destination
+    changed (integration_config_merge)."""
     connector = integration.connector_obj
-    merged = dict(config)
-    for key in connector.secret_fields:
-        if not merged.get(key):
-            merged[key] = integration.config.get(key, "")
-    cleaned = _clean_config(connector, merged)
+    cleaned = integration_config_merge(integration=integration, config=config)
     if test_connection:
         integration_test_connection(connector=connector, config=cleaned)
     integration.config = cleaned
