@@ -30,8 +30,8 @@ def workers(transactional_db, celery_worker_process):
     _require_real_services()
     started = []
 
-    def start(name: str, queue: str = ""):
-        worker = start_worker(name, queue=queue, SYNC_MAX_ATTEMPTS="3")
+    def start(name: str, queue: str = "", **env: str):
+        worker = start_worker(name, queue=queue, SYNC_MAX_ATTEMPTS="3", **env)
         started.append(worker)
         return worker
 
@@ -115,6 +115,27 @@ def test_a_worker_on_another_machine_is_asked_what_it_runs(
     blocked_catalog.rollback()
     wait_until(lambda: _refreshed(run).status == SyncRun.Status.SUCCEEDED, timeout=60, what="it")
     assert worker.process.poll() is None
+
+
+def test_a_live_worker_stuck_in_a_long_apply_keeps_its_run(
+    workers, warehouse_config, blocked_catalog, settings
+):
+    """Its heartbeat comes from a thread of its own, not from the connector's progress."""
+    workers("slow", SYNC_STALE_AFTER="2", SYNC_HEARTBEAT_EVERY="0.2")
+    integration = integration_create(connector_key="postgres", name="slow", config=warehouse_config)
+    run = sync_start(integration=integration)
+    wait_until(lambda: _waiting_on_lock(blocked_catalog), timeout=60, what="the apply")
+    first_beat = _refreshed(run).heartbeat_at
+    wait_until(
+        lambda: (_refreshed(run).heartbeat_at - first_beat).total_seconds() > 3,
+        timeout=30,
+        what="the heartbeat to go on while the apply waits",
+    )
+    settings.SYNC_STALE_AFTER = 2
+    assert sync_reap_stale() == []
+    blocked_catalog.rollback()
+    wait_until(lambda: _refreshed(run).status == SyncRun.Status.SUCCEEDED, timeout=60, what="it")
+    assert run.attempts == 1
 
 
 def _refreshed(run: SyncRun) -> SyncRun:
