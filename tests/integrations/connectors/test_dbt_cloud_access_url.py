@@ -250,15 +250,20 @@ def attacker(monkeypatch, settings):
     server.stop()
 
 
-def hostile_urls(attacker) -> list[str]:
-    """The tricks that point requests at the attacker's server."""
-    return [
-        f"https://{attacker.authority}\\@ab123.us1.dbt.com",
-        f"https://{attacker.authority}\\.ab123.us1.dbt.com",
-        f"https://ab123.us1.dbt.com@{attacker.authority}",
-        f"https://{attacker.authority}#@ab123.us1.dbt.com",
-        f"https://{attacker.authority}/.ab123.us1.dbt.com",
-    ]
+def hostile_urls(attacker) -> dict[str, str]:
+    """The tricks that point requests at the attacker's server, with the refusal of each."""
+    return {
+        f"https://{attacker.authority}\\@ab123.us1.dbt.com": BACKSLASH,
+        f"https://{attacker.authority}\\.ab123.us1.dbt.com": BACKSLASH,
+        f"https://ab123.us1.dbt.com@{attacker.authority}": USERINFO,
+        f"https://{attacker.authority}#@ab123.us1.dbt.com": USERINFO,
+        f"https://{attacker.authority}/.ab123.us1.dbt.com": ALONE,
+    }
+
+
+def assert_refused_for_its_url(response, url: str, reason: str) -> None:
+    """Refused by the access URL's own check (not only by another rule of the form)."""
+    assert reason in " ".join(response.context["form"].errors.get("access_url", [])), url
 
 
 def assert_nothing_reached(attacker) -> None:
@@ -294,7 +299,7 @@ def test_the_connect_form_sends_no_token_to_a_tricked_host(admin_client, attacke
     assert_nothing_reached(attacker)
     assert not Integration.objects.filter(connector="dbt_cloud").exists()
     for url, response in responses.items():
-        assert "access_url" in response.context["form"].errors, url
+        assert_refused_for_its_url(response, url, hostile_urls(attacker)[url])
         assert TOKEN not in response.content.decode()
 
 
@@ -326,7 +331,7 @@ def test_the_edit_form_sends_no_stored_token_when_only_the_url_is_changed(
     integration.refresh_from_db()
     assert integration.config["access_url"] == dbt_cloud.url
     for (url, _button), response in responses.items():
-        assert "access_url" in response.context["form"].errors, url
+        assert_refused_for_its_url(response, url, hostile_urls(attacker)[url])
 
 
 def test_integration_add_sends_no_token_to_a_tricked_host(admin_client, attacker, tmp_path):
@@ -341,7 +346,9 @@ def test_integration_add_sends_no_token_to_a_tricked_host(admin_client, attacker
     assert_nothing_reached(attacker)
     assert not Integration.objects.filter(connector="dbt_cloud").exists()
     assert len(refusals) == len(hostile_urls(attacker))
-    assert all(r.startswith("access_url: ") and TOKEN not in r for r in refusals), refusals
+    for refusal, reason in zip(refusals, hostile_urls(attacker).values(), strict=True):
+        assert refusal.startswith("access_url: ") and reason in refusal, refusal
+        assert TOKEN not in refusal
 
 
 def test_a_hostile_url_stored_without_the_form_fails_the_sync_and_sends_nothing(
