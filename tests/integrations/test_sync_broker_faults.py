@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
+from kombu import pools
 
 from catalog.models import Table
 from integrations.models import SyncRun
@@ -23,10 +24,13 @@ def broker(url: str):
     from config.celery import app
 
     def reset() -> None:
+        # kombu keeps producer pools in a registry of its own, keyed by connection: drop
+        # them all, or a later send acquires from a pool closed here.
+        app.amqp._producer_pool = None
         if app._pool is not None:
             app._pool.force_close_all()
             app._pool = None
-        app.amqp._producer_pool = None
+        pools.reset()
 
     before = (app.conf.broker_url, app.conf.broker_write_url, app.conf.task_default_queue)
     reset()

@@ -395,10 +395,19 @@ def test_a_long_wait_keeps_telling_the_run_it_is_alive(monkeypatch):
 @pytest.mark.django_db
 def test_being_alive_moves_the_runs_heartbeat(warehouse_config):
     from integrations.models import SyncRun
+    from integrations.services.run_attempt import Attempt, StaleAttempt
     from integrations.services.sync import RunReporter
 
-    run = SyncRun.objects.create(integration=postgres_integration(warehouse_config))
+    run = SyncRun.objects.create(
+        integration=postgres_integration(warehouse_config),
+        status=SyncRun.Status.RUNNING,
+        attempts=1,
+    )
     SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=None)
-    RunReporter(run, secrets=[]).alive()
+    RunReporter(Attempt(run), run, secrets=[]).alive()
     run.refresh_from_db()
     assert run.heartbeat_at is not None
+    # An attempt that was taken over beats no more: it is told to stop.
+    SyncRun.objects.filter(pk=run.pk).update(attempts=2)
+    with pytest.raises(StaleAttempt):
+        RunReporter(Attempt(run), run, secrets=[]).alive()
