@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from .connectors import UnknownConnector, registry_entry
@@ -36,6 +37,7 @@ from .services import (
     sync_start,
 )
 from .services.schedule import integration_schedule_set
+from .sync_errors import sync_error_for
 
 
 def integration_list_view(request: HttpRequest) -> HttpResponse:
@@ -143,6 +145,9 @@ def detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(Integration, pk=pk)
     can_manage = can_manage_integrations(request.user)
     runs = integration_runs(integration)
+    for run in runs:
+        # Errors name hosts, ports and users: analysts see a short reason instead.
+        run.error_shown = sync_error_for(run, full=can_manage)
     active_run = integration_active_run(integration)
     return render(
         request,
@@ -214,7 +219,20 @@ def sync_now_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"Sync #{run.pk} queued.")
     except SyncAlreadyActive as exc:
         messages.warning(request, str(exc))
-    return redirect(request.POST.get("next") or reverse("integrations:detail", args=[pk]))
+    fallback = reverse("integrations:detail", args=[pk])
+    return redirect(_same_site_path(request, request.POST.get("next")) or fallback)
+
+
+def _same_site_path(request: HttpRequest, target: str | None) -> str | None:
+    """The target if it is a path on this site ("/integrations/"), else None: no scheme,
+    no host, and none of the "//host" or "/\\host" forms browsers read as another host."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return None
+    return target
 
 
 @require_POST
@@ -274,6 +292,6 @@ def run_status_view(request: HttpRequest, pk: int, run_id: int) -> JsonResponse:
             "progress_total": run.progress_total,
             "percent": run.progress_percent,
             "finished": not run.is_active,
-            "error": run.error,
+            "error": sync_error_for(run, full=can_manage_integrations(request.user)),
         }
     )

@@ -87,12 +87,13 @@ def describe_connect_error(exc: Exception, config: dict[str, Any]) -> ConnectorE
     sqlstate = getattr(exc, "sqlstate", None)
     text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
     lowered = str(exc).lower()
-    if sqlstate == "28P01" or "password authentication failed" in lowered or (
-        "no password supplied" in lowered
+    if (
+        sqlstate == "28P01"
+        or "password authentication failed" in lowered
+        or "no password supplied" in lowered
     ):
         return ConnectorError(
-            f"Authentication failed for user '{user}' on {where}: "
-            "check the user name and password."
+            f"Authentication failed for user '{user}' on {where}: check the user name and password."
         )
     if sqlstate == "42501" or "permission denied for database" in lowered:
         return ConnectorError(

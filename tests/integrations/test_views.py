@@ -450,3 +450,96 @@ def test_another_warehouse_keeps_dbt_connected(
     assert 'id="dependents-warning"' not in page
     admin_client.post(f"/integrations/{warehouse_integration.pk}/disconnect/")
     assert set(Integration.objects.values_list("name", flat=True)) == {other.name, "dbt"}
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "javascript:alert(document.domain)",
+        "https://evil.com/",
+        "//evil.com/",
+        "/\\evil.com",
+        "\\\\evil.com",
+        "http://testserver/integrations/",  # this very host, but not a path
+        " /integrations/",
+        "",
+    ],
+)
+def test_sync_now_goes_back_only_to_a_path_of_this_site(
+    admin_client, warehouse_integration, django_capture_on_commit_callbacks, next_url
+):
+    with django_capture_on_commit_callbacks():
+        response = admin_client.post(
+            f"/integrations/{warehouse_integration.pk}/sync/", {"next": next_url}
+        )
+    assert response.status_code == 302
+    assert response["Location"] == f"/integrations/{warehouse_integration.pk}/"
+
+
+def test_sync_now_goes_back_to_the_list_it_was_clicked_on(
+    admin_client, warehouse_integration, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():
+        response = admin_client.post(
+            f"/integrations/{warehouse_integration.pk}/sync/", {"next": "/integrations/?q=a"}
+        )
+    assert response.status_code == 302 and response["Location"] == "/integrations/?q=a"
+
+
+WHERE = {"host": "db-7.internal.example", "port": 6543, "user": "etl_reader", "database": "shop"}
+
+
+def _connect_error(message: str) -> str:
+    from integrations.connectors import postgres
+
+    exc = Exception(f'connection to server at "{WHERE["host"]}", port 6543 failed: {message}')
+    return str(postgres.describe_connect_error(exc, WHERE))
+
+
+@pytest.mark.parametrize(
+    "error, reason",
+    [
+        (
+            lambda: _connect_error('FATAL:  password authentication failed for user "etl_reader"'),
+            "Authentication failed.",
+        ),
+        (
+            lambda: _connect_error('FATAL:  permission denied for database "shop"'),
+            "Permission denied.",
+        ),
+        (
+            lambda: _connect_error("Connection refused") + " (gave up after 4 attempts)",
+            "Could not connect to the warehouse.",
+        ),
+        (
+            lambda: (
+                "The sync stopped on an unexpected error (KeyError: 'db-7.internal.example:6543"
+                " etl_reader'). The previous catalog is unchanged; the worker log has the details."
+            ),
+            "The sync stopped on an unexpected error.",
+        ),
+    ],
+    ids=["password", "connect privilege", "refused", "unexpected"],
+)
+def test_analysts_see_a_short_reason_for_a_failed_sync_and_admins_the_whole_error(
+    client, warehouse_integration, error, reason
+):
+    text = error()
+    named = [part for part in ("db-7.internal.example", "6543", "etl_reader") if part in text]
+    assert named[:2] == ["db-7.internal.example", "6543"]
+    run = SyncRun.objects.create(
+        integration=warehouse_integration, status=SyncRun.Status.FAILED, error=text
+    )
+    page = f"/integrations/{warehouse_integration.pk}/"
+    status = f"/integrations/{warehouse_integration.pk}/runs/{run.pk}/status/"
+
+    client.force_login(analyst_user())
+    seen = client.get(page).content.decode() + client.get(status).content.decode()
+    assert f"{reason} An admin can see the details." in seen
+    for part in ("db-7.internal.example", "6543", "etl_reader"):
+        assert part not in seen
+
+    client.force_login(admin_user())
+    seen = client.get(page).content.decode()
+    assert all(part in seen for part in named)
+    assert client.get(status).json()["error"] == text
