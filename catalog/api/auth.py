@@ -12,7 +12,6 @@ from django.views.decorators.csrf import csrf_exempt
 from ..models import ApiToken
 from ..models.tokens import hash_token
 
-
 ALLOWED_METHODS = ("GET",)
 
 

@@ -143,9 +143,10 @@ def test_an_account_without_a_role_may_still_log_out_log_in_and_use_django_admin
     assert client.get("/login/").status_code == 302  # already logged in
     assert client.post("/logout/").status_code == 302
     assert client.get("/catalog/").status_code == 302  # to the login page, as anyone logged out
-    assert client.post(
-        "/login/", {"username": "newcomer", "password": "pw-for-tests-1"}
-    ).status_code == 302
+    assert (
+        client.post("/login/", {"username": "newcomer", "password": "pw-for-tests-1"}).status_code
+        == 302
+    )
 
 
 def test_without_anyone_to_name_the_page_says_an_administrator(no_role_client):
