@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape
 
 from django.utils.safestring import SafeString, mark_safe
 
+from catalog.links import site_path
 from catalog.selectors.lineage import LineageGraph, LineageNode
 
 NODE_WIDTH = 240
@@ -224,8 +225,10 @@ def _node(node: LineageNode, at: tuple[float, float], *, focus: bool, url: str |
     )
     title = f"<title>{_text(_hover(node, focus=focus))}</title>"
     inner = title + box + label + sublabel
-    if url:
-        inner = f"<a href={_attr(url)}>{inner}</a>"
+    # Nodes link to the catalog's own pages only: an SVG <a> runs a javascript: href too.
+    href = site_path(url)
+    if href:
+        inner = f"<a href={_attr(href)}>{inner}</a>"
     return (
         f'<g class="{" ".join(classes)}" data-key={_attr(node.key)}'
         + (' opacity="0.7"' if node.removed else "")

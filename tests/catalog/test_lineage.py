@@ -366,3 +366,29 @@ def test_nodes_are_ordered_within_columns_to_avoid_crossings():
 
     assert (top("a_far") < top("z_far")) == (top("z_near") < top("a_near"))
     assert top("focus") == (top("a_near") + top("z_near")) / 2
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "javascript:alert(document.domain)",
+        " JaVaScRiPt:alert(1)",
+        "java\tscript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "https://evil.example.com/",
+        "//evil.example.com/",
+        "/\\evil.example.com/",
+    ],
+    ids=repr,
+)
+def test_the_svg_links_only_to_pages_of_the_catalog(href):
+    focus = LineageNode(key="table:1", kind="table", id=1, label="orders", sublabel="a", level=0)
+    other = LineageNode(key="table:2", kind="table", id=2, label="stg", sublabel="a", level=-1)
+    graph = LineageGraph(
+        focus=focus, nodes=[focus, other], edges=[("table:2", "table:1")], depth=1, truncated=False
+    )
+    root = parse(
+        render_lineage_svg(graph, url_for=lambda n: href if n.id == 2 else "/catalog/tables/1/")
+    )
+
+    assert [a.get("href") for a in root.iter(f"{SVG}a")] == ["/catalog/tables/1/"]
