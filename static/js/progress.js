@@ -2,7 +2,7 @@
 (function () {
   const box = document.getElementById("sync-progress");
   if (!box || !["queued", "running"].includes(box.dataset.status)) return;
-  const bar = box.querySelector(".progress > span");
+  const bar = box.querySelector(".progress .progress-done");
   const meter = box.querySelector(".progress");
   const status = box.querySelector(".progress-status");
   const count = box.querySelector(".progress-count");
@@ -12,7 +12,7 @@
       const response = await fetch(box.dataset.statusUrl, { headers: { Accept: "application/json" } });
       if (response.ok) {
         const run = await response.json();
-        bar.style.width = run.percent + "%";
+        bar.setAttribute("width", run.percent);
         meter.setAttribute("aria-valuenow", run.percent);
         status.textContent = run.status_label;
         box.dataset.status = run.status;
