@@ -216,7 +216,10 @@ def sync_now_view(request: HttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(Integration, pk=pk)
     try:
         run = sync_start(integration=integration, user=request.user)
-        messages.success(request, f"Sync #{run.pk} queued.")
+        if run.status == SyncRun.Status.FAILED:  # the broker refused its task
+            messages.error(request, f"Sync #{run.pk} failed: {run.error}")
+        else:
+            messages.success(request, f"Sync #{run.pk} queued.")
     except SyncAlreadyActive as exc:
         messages.warning(request, str(exc))
     fallback = reverse("integrations:detail", args=[pk])
