@@ -608,6 +608,11 @@ class _Parser:
             owner = _owner(_dict(node.get("source_meta")).get("owner"))
         contract = _dict(node.get("contract")) or _dict(config.get("contract"))
         result = self.results.get(uid)
+        compiled_code = _str(
+            node.get("compiled_code")
+            or node.get("compiled_sql")
+            or _dict(result).get("compiled_code")
+        )
         return DbtNodeRecord(
             unique_id=uid,
             resource_type=resource_type,
@@ -634,7 +639,7 @@ class _Parser:
             ),
             depends_on=_depends_on(node),
             raw_code=_str(node.get("raw_code") or node.get("raw_sql")),
-            compiled_code=_str(node.get("compiled_code") or node.get("compiled_sql")),
+            compiled_code=compiled_code,
             url=self._url(uid),
             loader=_str(node.get("loader")) if is_source else "",
             source_name=_str(node.get("source_name")) if is_source else "",
@@ -643,7 +648,27 @@ class _Parser:
             execution_status=_str(_dict(result).get("status")),
             catalog_columns=_catalog_columns(self.catalog.get(uid)),
             provenance=self.provenance,
+            executed=self._has_result(uid),
+            execution_time=_float(_dict(result).get("execution_time")),
+            execution_message=_str(_dict(result).get("message")),
+            adapter_response=_dict(_dict(result).get("adapter_response")),
+            compiled=bool(compiled_code),
+            catalogued=uid in self.catalog,
         )
+
+    def _has_result(self, uid: str) -> bool:
+        """Whether run_results.json reports on the node: a result without a status is an
+        unknown shape, said as a warning and not taken for one."""
+        result = self.results.get(uid)
+        if result is None:
+            return False
+        if not _str(result.get("status")):
+            self._warn(
+                "run_results",
+                f"run_results.json has a result for {uid} without a status; it is not read.",
+            )
+            return False
+        return True
 
     # -- tests --------------------------------------------------------------------------
 
@@ -695,6 +720,7 @@ class _Parser:
             message=_str(result.get("message")),
             executed_at=_executed_at(result),
             provenance=self.provenance,
+            executed=self._has_result(uid),
         )
 
     def _tested_relation(self, metadata: dict) -> str:

@@ -31,6 +31,11 @@ class DbtJobRecord:
     run_generate_sources: bool
     execute_steps: tuple[str, ...]
     url: str
+    # How the job is started (reference §8.4): "scheduled" (a cron or git trigger is on) or
+    # "triggered" (no trigger, but a recent run: the API or an orchestrator starts it).
+    # Inactive jobs are never yielded.
+    state: str = "scheduled"
+    triggers: tuple[str, ...] = ()  # the triggers that are on: schedule, git_provider_webhook, ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +123,16 @@ class DbtNodeRecord:
     execution_status: str = ""  # success | error | skipped | ...
     catalog_columns: tuple[tuple[str, str, int], ...] = ()  # (name, type, index) from catalog.json
     provenance: Provenance | None = None
+    # Which facts this run carries for the node: a run that did not build, document or
+    # compile it says nothing about those (absence is not evidence).
+    executed: bool = False  # run_results.json has a result for it
+    execution_time: float | None = None
+    execution_message: str = ""
+    adapter_response: dict[str, Any] = field(default_factory=dict)
+    compiled: bool = False  # this run compiled it (compiled code in the manifest or results)
+    catalogued: bool = False  # catalog.json has it
+    version: str = ""  # a versioned model's version ("2"); "" when not versioned
+    latest_version: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +154,7 @@ class DbtTestRecord:
     message: str = ""
     executed_at: datetime | None = None
     provenance: Provenance | None = None
+    executed: bool = False  # this run's run_results.json has a result for it
 
 
 @dataclass(frozen=True, slots=True)
