@@ -34,6 +34,10 @@ class CatalogObject(models.Model):
     tags_source = models.CharField(
         max_length=20, choices=DescriptionSource.choices, blank=True, default=""
     )
+    # The warehouse's own comment and tags, kept on every sync whatever `description` and
+    # `tags` show, so that dbt's enrichment can be taken back to them.
+    warehouse_description = models.TextField(blank=True)
+    warehouse_tags = models.JSONField(default=list, blank=True)
     owners = models.JSONField(default=list, blank=True)
     owners_source = models.CharField(
         max_length=20, choices=DescriptionSource.choices, blank=True, default=""
