@@ -1,9 +1,13 @@
 """What dbt Cloud adds to the catalog: jobs and runs, nodes matched to warehouse tables,
 tests with their history, exposures, dictionary terms, groups and table lineage.
 
-Every row belongs to the dbt Cloud integration that brought it. Facts remember the job
-and run they came from (`job`, `run`, `fact_finished_at`) so that the newest one wins
-when several jobs build the same node.
+Every row belongs to the dbt Cloud integration that brought it. Facts come by kind, each
+from the run that produced it: a node's definition from the newest manifest (`job`,
+`run`, `fact_finished_at`), its build result from the newest run that built it
+(`execution_*`), its compiled code, catalog columns and freshness likewise. A newer run
+that did not build, compile, document or check a node says nothing about it. What each
+live job's newest run said is kept per job (`DbtJobFact`), so that dropping a job drops
+only the facts it alone supplied.
 """
 
 from __future__ import annotations
@@ -40,6 +44,16 @@ class DbtJob(DbtObject):
     execute_steps = models.JSONField(default=list, blank=True)
     url = models.URLField(max_length=500, blank=True)
     builds = models.ManyToManyField("catalog.Table", blank=True, related_name="dbt_jobs")
+
+    class State(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        TRIGGERED = "triggered", "Triggered by API or an orchestrator"
+
+    state = models.CharField(max_length=20, choices=State.choices, default=State.SCHEDULED)
+    triggers = models.JSONField(default=list, blank=True)
+    # No longer read: excluded by the integration's settings, inactive or deleted in dbt
+    # Cloud. Its runs stay for the history; its facts are gone.
+    removed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]
@@ -163,7 +177,41 @@ class DbtNode(Fact):
     freshness_error = models.TextField(blank=True)
     executed_at = models.DateTimeField(null=True, blank=True)
     execution_status = models.CharField(max_length=20, blank=True)
+    execution_time = models.FloatField(null=True, blank=True)
+    execution_message = models.TextField(blank=True)
+    adapter_response = models.JSONField(default=dict, blank=True)
     catalog_columns = models.JSONField(default=list, blank=True)
+    version = models.CharField(max_length=50, blank=True)
+    latest_version = models.CharField(max_length=50, blank=True)
+    # Where each kind of fact came from; the definition's is `job`, `run`, `fact_finished_at`.
+    execution_job = models.ForeignKey(
+        DbtJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    execution_run = models.ForeignKey(
+        DbtRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    execution_finished_at = models.DateTimeField(null=True, blank=True)  # the newest run with a result for it
+    compiled_job = models.ForeignKey(
+        DbtJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    compiled_run = models.ForeignKey(
+        DbtRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    compiled_finished_at = models.DateTimeField(null=True, blank=True)  # the newest run that compiled it
+    catalog_job = models.ForeignKey(
+        DbtJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    catalog_run = models.ForeignKey(
+        DbtRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    catalog_finished_at = models.DateTimeField(null=True, blank=True)  # the newest run whose catalog.json has it
+    freshness_job = models.ForeignKey(
+        DbtJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    freshness_run = models.ForeignKey(
+        DbtRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    freshness_finished_at = models.DateTimeField(null=True, blank=True)  # the newest run whose sources.json has it
     # The match report.
     table = models.ForeignKey(
         "catalog.Table", null=True, blank=True, on_delete=models.SET_NULL, related_name="dbt_nodes"
@@ -207,10 +255,18 @@ class DbtTest(Fact):
     compiled_code = models.TextField(blank=True)
     url = models.URLField(max_length=1000, blank=True)
     depends_on = models.JSONField(default=list, blank=True)
+    # The result, from the newest run that executed the test ("" status: never run).
     status = models.CharField(max_length=20, blank=True)
     failures = models.IntegerField(null=True, blank=True)
     message = models.TextField(blank=True)
     executed_at = models.DateTimeField(null=True, blank=True)
+    result_job = models.ForeignKey(
+        DbtJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    result_run = models.ForeignKey(
+        DbtRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    result_finished_at = models.DateTimeField(null=True, blank=True)  # the newest run that executed it
 
     class Meta:
         ordering = ["name"]
@@ -243,6 +299,42 @@ class DbtTestResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.test_id}: {self.status}"
+
+
+class DbtJobFact(models.Model):
+    """What the newest run of one live job that carried a kind of fact said about one node
+    or test. The catalog shows, per kind, the newest of these across jobs."""
+
+    class Kind(models.TextChoices):
+        EXECUTION = "execution", "Build result"
+        COMPILED = "compiled", "Compiled code"
+        CATALOG = "catalog", "Catalog columns"
+        FRESHNESS = "freshness", "Freshness"
+        TEST = "test", "Test result"
+
+    integration = models.ForeignKey(
+        "integrations.Integration", on_delete=models.CASCADE, related_name="+"
+    )
+    job = models.ForeignKey(DbtJob, on_delete=models.CASCADE, related_name="facts")
+    run = models.ForeignKey(
+        DbtRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    unique_id = models.CharField(max_length=600)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    finished_at = models.DateTimeField(null=True, blank=True)  # the run's
+    executed_at = models.DateTimeField(null=True, blank=True)  # the node's or test's, if known
+    values = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "kind", "unique_id"], name="dbtjobfact_natural_key"
+            )
+        ]
+        indexes = [models.Index(fields=["integration", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.unique_id} by job {self.job_id}"
 
 
 class DbtExposure(DbtObject):
