@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,15 +71,29 @@ ENFORCED_CONSTRAINTS = {
 }
 DEFAULT_ENFORCED_CONSTRAINTS = {"not_null"}  # snowflake, bigquery, redshift and the rest
 # A generic test names what it tests in kwargs.model: "{{ get_where_subquery(ref('orders')) }}".
-REF_CALL = re.compile(r"""\bref\(\s*['"]([^'"]+)['"](?:\s*,\s*['"]([^'"]+)['"])?""")
+# A versioned model's tests: "{{ get_where_subquery(ref('dim_customers', version='1')) }}".
+REF_CALL = re.compile(
+    r"""\bref\(\s*['"]([^'"]+)['"](?:\s*,\s*['"]([^'"]+)['"])?"""
+    r"""(?:\s*,\s*(?:version|v)\s*=\s*['"]?([^'"\s,)]+))?"""
+)
 SOURCE_CALL = re.compile(r"""\bsource\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]""")
 WARNINGS_PER_KIND = 10
 MESSAGE_EXCERPT = 200
 # The manifest sections the parser keeps whole: small next to nodes and sources.
-WHOLE_SECTIONS = ("metadata", "disabled", "groups", "exposures", "metrics", "semantic_models")
+WHOLE_SECTIONS = ("metadata", "groups", "exposures", "metrics", "semantic_models")
 # What deciding which nodes and sources count needs of each, before reading them whole.
 STREAMED_SECTIONS = ("nodes", "sources")
-INDEX_FIELDS = frozenset({"unique_id", "resource_type", "name", "package_name", "source_name"})
+INDEX_FIELDS = frozenset(
+    {
+        "unique_id",
+        "resource_type",
+        "name",
+        "package_name",
+        "source_name",
+        "version",
+        "latest_version",
+    }
+)
 
 
 def load_artifact(raw: bytes | str, *, name: str, run_id: int) -> dict[str, Any]:
@@ -416,13 +431,6 @@ class _Parser:
         self.metadata = _dict(manifest.whole.get("metadata"))
         self.adapter = _str(self.metadata.get("adapter_type")).lower()
 
-        disabled = manifest.whole.get("disabled")
-        # A dict of unique_id -> [node] since manifest v5; a list of nodes before.
-        self.disabled = (
-            set(disabled)
-            if isinstance(disabled, dict)
-            else {_str(_dict(node).get("unique_id")) for node in _list(disabled)}
-        )
         self.groups = self._enabled("groups")
         self.group_ids: dict[tuple[str, str], str] = {}
         for uid, group in self.groups.items():
@@ -446,14 +454,7 @@ class _Parser:
         for uid, (at, item) in self._enabled_entries("sources").items():
             self.relations[uid] = item
             self.relation_at[uid] = at
-        self.relation_ids: dict[tuple[str, ...], str] = {}
-        for uid, node in self.relations.items():
-            name = _str(node.get("name"))
-            if node.get("resource_type") == "source":
-                self.relation_ids.setdefault(("source", _str(node.get("source_name")), name), uid)
-            else:
-                self.relation_ids.setdefault(("ref", _str(node.get("package_name")), name), uid)
-                self.relation_ids.setdefault(("ref", "", name), uid)
+        self.relation_ids = self._relation_ids()
         self.test_at = {
             uid: at for uid, (at, item) in nodes.items() if item.get("resource_type") == "test"
         }
@@ -531,15 +532,42 @@ class _Parser:
     def _enabled_of(
         self, section: str, entries: Iterable[tuple[int, tuple[str, Any]]]
     ) -> dict[str, tuple[tuple[str, int], dict]]:
+        # The manifest's `disabled` section is not read: a unique_id there may also be under
+        # nodes or sources (a disabled twin, the same model defined twice with one of them
+        # disabled), and then that one is enabled; one that is only there is no node at all.
         enabled = {}
         for position, (key, item) in entries:
             if not isinstance(item, dict):
                 continue
             uid = _str(item.get("unique_id")) or key
-            if uid in self.disabled or _dict(item.get("config")).get("enabled") is False:
+            if _dict(item.get("config")).get("enabled") is False:
                 continue
             enabled[uid] = ((section, position), item)
         return enabled
+
+    def _relation_ids(self) -> dict[tuple[str, ...], str]:
+        """What a ref() or source() names: ("source", source, table), ("ref", package, name,
+        version) with package "" for any. Each version of a versioned model is its own
+        node; a ref without a version means the latest one (latest_version, else the
+        highest)."""
+        ids: dict[tuple[str, ...], str] = {}
+        versions: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
+        for uid, node in self.relations.items():
+            name = _str(node.get("name"))
+            if node.get("resource_type") == "source":
+                ids.setdefault(("source", _str(node.get("source_name")), name), uid)
+                continue
+            package, version = _str(node.get("package_name")), _version(node.get("version"))
+            for key in ((package, name), ("", name)):
+                ids.setdefault(("ref", *key, version), uid)
+                if version:
+                    versions[key].append((version, _version(node.get("latest_version")), uid))
+        for key, found in versions.items():
+            latest = next((v for _v, v, _uid in found if v), "")
+            named = {version: uid for version, _latest, uid in found}
+            uid = named.get(latest) or named[max(named, key=_version_order)]
+            ids.setdefault(("ref", *key, ""), uid)
+        return ids
 
     def _warn(self, kind: str, message: str) -> None:
         self.warnings.setdefault(kind, []).append(message)
@@ -654,6 +682,8 @@ class _Parser:
             adapter_response=_dict(_dict(result).get("adapter_response")),
             compiled=bool(compiled_code),
             catalogued=uid in self.catalog,
+            version=_version(node.get("version")),
+            latest_version=_version(node.get("latest_version")),
         )
 
     def _has_result(self, uid: str) -> bool:
@@ -729,7 +759,7 @@ class _Parser:
             return self.relation_ids.get(("source", match[1], match[2]), "")
         if match := REF_CALL.search(model):
             package, name = (match[1], match[2]) if match[2] else ("", match[1])
-            return self.relation_ids.get(("ref", package, name), "")
+            return self.relation_ids.get(("ref", package, name, _version(match[3])), "")
         return ""
 
     def _constraint_tests(self, node: DbtNodeRecord) -> list[DbtTestRecord]:
@@ -974,6 +1004,21 @@ def _float(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _version(value: Any) -> str:
+    """A model version as dbt writes it in unique_ids (.v2): 2, 2.0 and "2" are "2"."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return "" if value is None or isinstance(value, bool) else str(value).strip()
+
+
+def _version_order(version: str) -> tuple:
+    """Numbers in numeric order, ahead of other strings (dbt allows either)."""
+    try:
+        return (1, float(version), version)
+    except ValueError:
+        return (0, 0.0, version)
 
 
 def _unique(values: Iterable[str]) -> list[str]:

@@ -21,6 +21,13 @@ from integrations.connectors.dbt_artifacts import (
     parse_timestamp,
 )
 from integrations.connectors.dbt_records import DbtArtifacts, Provenance
+from tests.support.dbt_variants import (
+    CUSTOMERS,
+    only_disabled,
+    versioned,
+    versioned_results,
+    with_disabled_twin,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 JAFFLE = FIXTURES / "jaffle_shop"
@@ -466,10 +473,8 @@ def test_a_run_result_for_a_node_the_manifest_lacks_is_a_warning(jaffle):
 
 
 def test_a_test_of_a_disabled_model_is_kept_unattached_with_a_warning(jaffle):
-    manifest = copy.deepcopy(jaffle["manifest"])
-    manifest["disabled"] = {
-        "model.jaffle_shop.customers": [manifest["nodes"]["model.jaffle_shop.customers"]]
-    }
+    # The model exists only under `disabled` (dbt knows it, does not build it).
+    manifest = only_disabled(jaffle["manifest"])
     artifacts = parse(jaffle, manifest=manifest)
     assert "model.jaffle_shop.customers" not in by_id(artifacts.nodes)
     test = by_id(artifacts.tests)["test.jaffle_shop.unique_customers_customer_id.c5af1ff4b1"]
@@ -478,6 +483,141 @@ def test_a_test_of_a_disabled_model_is_kept_unattached_with_a_warning(jaffle):
         "Test test.jaffle_shop.unique_customers_customer_id.c5af1ff4b1 is attached to "
         "model.jaffle_shop.customers, which is not in the manifest (disabled?)."
     ) in artifacts.warnings
+
+
+# -- dbt's manifest rules: disabled twins and versioned models ------------------------------
+
+CUSTOMER_TESTS = (
+    "test.jaffle_shop.unique_customers_customer_id.c5af1ff4b1",
+    "test.jaffle_shop.not_null_customers_customer_id.5c9bf9911d",
+)
+
+
+def test_a_model_with_a_disabled_twin_is_enabled_as_the_nodes_section_has_it(jaffle, parsed):
+    manifest = with_disabled_twin(jaffle["manifest"])
+    assert CUSTOMERS in manifest["nodes"] and CUSTOMERS in manifest["disabled"]
+
+    artifacts = parse(jaffle, manifest=manifest)
+
+    customers = by_id(artifacts.nodes)[CUSTOMERS]
+    # The enabled definition, not the twin's view and description.
+    assert customers == by_id(parsed.nodes)[CUSTOMERS]
+    assert customers.materialized == "table"
+    assert customers.description.startswith("This table has basic information about a customer")
+    tests = by_id(artifacts.tests)
+    assert {tests[uid].attached_node for uid in CUSTOMER_TESTS} == {CUSTOMERS}
+    assert artifacts.warnings == ()
+    assert len(artifacts.nodes) == len(parsed.nodes)
+
+
+def test_a_disabled_twin_reads_the_same_from_a_file(jaffle, tmp_path):
+    manifest = with_disabled_twin(jaffle["manifest"])
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    from_file = parse_file(path, jaffle)
+    assert from_file == parse(jaffle, manifest=manifest)
+    assert CUSTOMERS in by_id(from_file.nodes)
+
+
+def test_a_model_only_under_disabled_is_no_node(jaffle, parsed):
+    artifacts = parse(jaffle, manifest=only_disabled(jaffle["manifest"]))
+    assert CUSTOMERS not in by_id(artifacts.nodes)
+    assert len(artifacts.nodes) == len(parsed.nodes) - 1
+
+
+def versioned_parse(jaffle, **kw) -> DbtArtifacts:
+    manifest = versioned(jaffle["manifest"], **kw)
+    return parse(
+        jaffle,
+        manifest=manifest,
+        run_results=versioned_results(jaffle["run_results"]),
+        catalog=versioned_results(jaffle["catalog"]),
+    )
+
+
+def test_each_version_of_a_model_is_its_own_node_with_its_own_relation(jaffle):
+    artifacts = versioned_parse(jaffle)
+
+    nodes = by_id(artifacts.nodes)
+    assert CUSTOMERS not in nodes
+    v1, v2 = nodes[f"{CUSTOMERS}.v1"], nodes[f"{CUSTOMERS}.v2"]
+    assert (v1.name, v1.version, v1.latest_version) == ("customers", "1", "2")
+    assert (v2.name, v2.version, v2.latest_version) == ("customers", "2", "2")
+    assert v1.relation_name == '"warehouse"."analytics"."customers_v1"'
+    assert (v1.identifier, v2.identifier) == ("customers_v1", "customers_v2")
+    assert v1.executed and v2.executed and v1.catalogued
+    # Unversioned models say so with empty strings, not None.
+    assert (
+        nodes["model.jaffle_shop.orders"].version,
+        nodes["model.jaffle_shop.orders"].latest_version,
+    ) == ("", "")
+    assert artifacts.warnings == ()
+
+
+def test_tests_of_a_versioned_model_attach_to_their_version(jaffle):
+    tests = by_id(versioned_parse(jaffle, tests_on=1).tests)
+    assert {tests[uid].attached_node for uid in CUSTOMER_TESTS} == {f"{CUSTOMERS}.v1"}
+    # relationships(to=ref('customers')) on orders reads the latest version.
+    relationships = tests[
+        "test.jaffle_shop.relationships_orders_customer_id__customer_id__ref_customers_.c6ec7f58f2"
+    ]
+    assert relationships.attached_node == "model.jaffle_shop.orders"
+    assert f"{CUSTOMERS}.v2" in relationships.depends_on
+
+
+@pytest.mark.parametrize(
+    "model, attached",
+    [
+        ("ref('customers', version='1')", "model.jaffle_shop.customers.v1"),
+        ("ref('customers', v=2)", "model.jaffle_shop.customers.v2"),
+        ("ref('jaffle_shop', 'customers', version='1')", "model.jaffle_shop.customers.v1"),
+        # A ref without a version means the latest version.
+        ("ref('customers')", "model.jaffle_shop.customers.v2"),
+    ],
+)
+def test_a_test_without_attached_node_finds_the_version_its_ref_names(jaffle, model, attached):
+    manifest = versioned(jaffle["manifest"], tests_on=1)
+    test = manifest["nodes"][CUSTOMER_TESTS[0]]
+    del test["attached_node"]
+    test["depends_on"]["nodes"] = []  # only the ref can say
+    test["test_metadata"]["kwargs"]["model"] = f"{{{{ get_where_subquery({model}) }}}}"
+    artifacts = parse(jaffle, manifest=manifest, run_results=None, catalog=None)
+    assert by_id(artifacts.tests)[CUSTOMER_TESTS[0]].attached_node == attached
+
+
+def test_without_latest_version_a_bare_ref_means_the_highest_version(jaffle):
+    manifest = versioned(jaffle["manifest"], versions=(1, 2, 10), latest=2)
+    for version in (1, 2, 10):
+        manifest["nodes"][f"{CUSTOMERS}.v{version}"]["latest_version"] = None
+    test = manifest["nodes"][CUSTOMER_TESTS[0]]
+    del test["attached_node"]
+    test["depends_on"]["nodes"] = []
+    test["test_metadata"]["kwargs"]["model"] = "{{ get_where_subquery(ref('customers')) }}"
+    artifacts = parse(jaffle, manifest=manifest, run_results=None, catalog=None)
+    assert by_id(artifacts.tests)[CUSTOMER_TESTS[0]].attached_node == f"{CUSTOMERS}.v10"
+    assert by_id(artifacts.nodes)[f"{CUSTOMERS}.v10"].latest_version == ""
+
+
+def test_versions_written_as_numbers_or_strings_read_alike(jaffle):
+    manifest = versioned(jaffle["manifest"])
+    manifest["nodes"][f"{CUSTOMERS}.v1"].update(version="1", latest_version=2.0)
+    nodes = by_id(parse(jaffle, manifest=manifest, run_results=None, catalog=None).nodes)
+    assert (nodes[f"{CUSTOMERS}.v1"].version, nodes[f"{CUSTOMERS}.v1"].latest_version) == (
+        "1",
+        "2",
+    )
+
+
+def test_versioned_models_read_the_same_from_a_file(jaffle, tmp_path):
+    manifest = versioned(with_disabled_twin(jaffle["manifest"], "model.jaffle_shop.orders"))
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    run_results = versioned_results(jaffle["run_results"])
+    from_file = parse_file(path, jaffle, run_results=run_results)
+    assert from_file == parse(jaffle, manifest=manifest, run_results=run_results)
+    assert {f"{CUSTOMERS}.v1", f"{CUSTOMERS}.v2", "model.jaffle_shop.orders"} <= set(
+        by_id(from_file.nodes)
+    )
 
 
 def test_many_warnings_of_one_kind_are_summarised(jaffle):
@@ -637,10 +777,7 @@ def test_the_file_parser_reads_an_open_binary_file_too(jaffle, parsed):
 
 
 def test_the_file_parser_drops_disabled_nodes_and_warns_in_the_same_order(jaffle, tmp_path):
-    manifest = copy.deepcopy(jaffle["manifest"])
-    manifest["disabled"] = {
-        "model.jaffle_shop.customers": [manifest["nodes"]["model.jaffle_shop.customers"]]
-    }
+    manifest = only_disabled(jaffle["manifest"])
     manifest["nodes"]["model.jaffle_shop.orders"]["config"]["enabled"] = False
     manifest["nodes"]["model.jaffle_shop.stg_orders"]["group"] = "nobody"
     manifest["nodes"]["test.jaffle_shop.not_json"] = "not an object"
@@ -653,6 +790,7 @@ def test_the_file_parser_drops_disabled_nodes_and_warns_in_the_same_order(jaffle
     assert from_file == from_dict
     assert len(from_file.warnings) > 2  # group, attached and run_results warnings, in order
     assert "model.jaffle_shop.orders" not in by_id(from_file.nodes)
+    assert CUSTOMERS not in by_id(from_file.nodes)
 
 
 def test_the_file_parser_gives_the_records_of_the_dict_parser_on_tuva(tuva, tmp_path):
