@@ -178,18 +178,43 @@ def test_a_timed_out_run_is_cancelled_with_a_message_and_long_durations(world):
     assert run["finished_at"] == "2026-08-02 05:00:36.000000+00:00"
 
 
-def test_jobs_carry_the_reference_fields_and_a_derived_deactivated(world):
+def test_jobs_carry_the_reference_fields_and_no_deactivated_as_v2_now_answers(world):
     job = data(world, f"{V2}/jobs/{NIGHTLY}/")
     assert job["execute_steps"] == ["dbt build"] and job["job_type"] == "scheduled"
     assert job["generate_docs"] and job["run_generate_sources"]
-    assert job["triggers"]["schedule"] is True and job["deactivated"] is False
+    assert job["triggers"]["schedule"] is True and "deactivated" not in job
     assert job["schedule"]["cron"] == "0 5 * * *" and job["cron_humanized"] == "At 05:00 AM"
     assert job["dbt_version"] is None and job["state"] == 1
     world.add_job(OLD + 1, PROJECT, PROD, "Paused", job_type="other", cron=None)
     paused = data(world, f"{V2}/jobs/{OLD + 1}/")
-    assert paused["deactivated"] is True and paused["state"] == 1  # deactivated ≠ deleted
+    assert not any(paused["triggers"].values()) and "deactivated" not in paused
+    assert paused["state"] == 1  # every trigger off is not deleted
     ci = data(world, f"{V2}/jobs/{CI}/")
     assert ci["triggers"]["github_webhook"] and not ci["triggers"]["schedule"]
+    assert all("deactivated" not in j for j in data(world, f"{V2}/jobs/"))
+
+
+def test_the_old_job_shape_derives_deactivated_from_the_triggers(world):
+    world.state.send_deactivated = True
+    world.add_job(OLD + 1, PROJECT, PROD, "Paused", job_type="other", cron=None)
+    world.add_job(
+        OLD + 2, PROJECT, PROD, "Branch only", cron=None, triggers={"custom_branch_only": True}
+    )
+    listed = {j["id"]: j["deactivated"] for j in data(world, f"{V2}/jobs/")}
+    assert listed[NIGHTLY] is False and listed[CI] is False  # a schedule; a git webhook
+    assert listed[OLD + 1] is True and listed[OLD + 2] is True  # custom_branch_only: no trigger
+    assert data(world, f"{V2}/jobs/{OLD + 1}/")["deactivated"] is True
+
+
+def test_jobs_list_the_most_recent_completed_run_when_asked_unless_ignored(world):
+    rows = data(world, f"{V2}/jobs/", {"include_related": "most_recent_completed_run"})
+    nightly = next(j for j in rows if j["id"] == NIGHTLY)
+    assert nightly["most_recent_completed_run"]["id"] == RUN
+    assert next(j for j in rows if j["id"] == CI)["most_recent_completed_run"] is None
+    assert "most_recent_completed_run" not in data(world, f"{V2}/jobs/")[0]
+    world.state.ignored_related = {"most_recent_completed_run"}
+    rows = data(world, f"{V2}/jobs/", {"include_related": "most_recent_completed_run"})
+    assert all("most_recent_completed_run" not in j for j in rows)
 
 
 def test_fourteen_digit_ids_round_trip(world):

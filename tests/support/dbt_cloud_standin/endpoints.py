@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import queries as q
-from .objects import ENVIRONMENT_V3_ONLY, run_json
+from .objects import ENVIRONMENT_V3_ONLY, deactivated, run_json
 from .replies import NOT_FOUND, Reply, envelope, error_reply, json_reply
 from .state import RunRow, StandinState
 
@@ -27,7 +27,7 @@ class Call:
 
     @property
     def related(self) -> set[str]:
-        return q.include_related(self.query)
+        return q.include_related(self.query) - self.state.ignored_related
 
     def get(self, table: dict[int, Any], key: str) -> Any:
         row = table.get(self.ids[key])
@@ -73,6 +73,8 @@ def job_out(call: Call, job: dict[str, Any]) -> dict[str, Any]:
     ):
         if name in related:
             extra[name] = call.run(candidates[-1], set()) if candidates else None
+    if call.state.send_deactivated:
+        extra["deactivated"] = deactivated(job)
     return {**job, **extra}
 
 

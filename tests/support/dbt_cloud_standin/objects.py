@@ -327,6 +327,15 @@ def environment_json(
     }
 
 
+JOB_TRIGGERS = ("github_webhook", "git_provider_webhook", "schedule", "on_merge")
+
+
+def deactivated(job: dict[str, Any]) -> bool:
+    """The old shape's `deactivated`: every trigger off (custom_branch_only is none); a
+    deactivated job is not a deleted one (§8.4, §16.16)."""
+    return not any(job["triggers"].get(name) for name in JOB_TRIGGERS)
+
+
 def job_json(job_id: int, environment: dict[str, Any], name: str, **fields: Any) -> dict[str, Any]:
     job_type, cron = fields["job_type"], fields["cron"]
     triggers = fields.get("triggers") or {
@@ -356,8 +365,8 @@ def job_json(job_id: int, environment: dict[str, Any], name: str, **fields: Any)
         "triggers": triggers,
         "schedule": schedule,
         "state": fields["state"],
-        # A "deactivated" job has every trigger off; it is not a deleted one (§8.4, §16.16).
-        "deactivated": not any(v for k, v in triggers.items() if k != "custom_branch_only"),
+        # No `deactivated`: the v2 API stopped sending it (§8.4); endpoints.job_out adds it
+        # back for a stand-in built with the old shape.
         "is_system": False,
         "is_deferrable": False,
         "run_failure_count": 0,

@@ -143,7 +143,8 @@ class DbtCloudStandin:
         dbt_version: str | None = None,
         description: str = "",
     ) -> dict[str, Any]:
-        """Triggers default from job_type and cron; `deactivated` is derived from them."""
+        """Triggers default from job_type and cron. Jobs carry no `deactivated` unless
+        state.send_deactivated (the old shape), derived from the triggers then."""
         environment = self.state.environments[environment_id]
         if environment["project_id"] != project_id:
             raise ValueError(f"environment {environment_id} is not in project {project_id}")

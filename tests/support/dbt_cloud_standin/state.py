@@ -74,6 +74,10 @@ class StandinState:
     hidden_accounts: set[int] = field(default_factory=set)
     token_project_ids: set[int] | None = None
     faults: list[Fault] = field(default_factory=list)
+    # The jobs' old shape (2024 recordings): each carries `deactivated` (reference §8.4).
+    send_deactivated: bool = False
+    # include_related names answered as if not asked for (an API that ignores them).
+    ignored_related: set[str] = field(default_factory=set)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def account_visible(self, account_id: int) -> bool:
