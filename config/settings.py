@@ -202,6 +202,9 @@ DBT_CLOUD_BACKOFF = env.float("DBT_CLOUD_BACKOFF", default=2)
 DBT_CLOUD_MAX_BACKOFF = env.float("DBT_CLOUD_MAX_BACKOFF", default=300)
 # A 429 without Retry-After: dbt enforces a five-minute cooldown, so the waits start here.
 DBT_CLOUD_RATE_LIMIT_BACKOFF = env.float("DBT_CLOUD_RATE_LIMIT_BACKOFF", default=60)
+# A job with no trigger on (started by the API or an orchestrator) counts as live while a
+# run of it finished within this many days; older, it is inactive and not read.
+DBT_CLOUD_ACTIVE_WINDOW_DAYS = env.int("DBT_CLOUD_ACTIVE_WINDOW_DAYS", default=30)
 
 LOGGING = {
     "version": 1,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils.html import format_html
 
 from .base import (
     TRANSFORM,
@@ -20,6 +22,7 @@ from .base import (
 )
 from .dbt_cloud_api import DbtCloudClient
 from .dbt_cloud_hosts import AccessUrlRefused, access_url_checked
+from .dbt_cloud_jobs import HINT, STATE_LABELS, choice_state
 
 ALIVE_EVERY = 30.0  # seconds between heartbeats while the client waits to retry
 
@@ -85,7 +88,45 @@ class IdListField(PatternListField):
         return ids
 
 
+class JobPickerWidget(forms.CheckboxSelectMultiple):
+    """The job checkboxes under a filter box (static/js/job_picker.js: the page's CSP
+    allows no inline script). Without JavaScript the box does nothing; every job stays
+    listed."""
+
+    class Media:
+        js = ("js/job_picker.js",)
+
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> str:
+        boxes = super().render(name, value, attrs, renderer)
+        list_id = (attrs or {}).get("id") or f"id_{name}"
+        search = format_html(
+            '<input type="search" class="picker-filter" id="{}-filter" data-filters="{}" '
+            'placeholder="Filter jobs by name, environment or state" aria-label="Filter jobs" '
+            'autocomplete="off" hidden>'
+            '<p class="picker-empty" id="{}-empty" hidden>No job matches “<span></span>”.</p>',
+            list_id,
+            list_id,
+            list_id,
+        )
+        return search + boxes
+
+
 SCOPE_FIELDS = ("project_ids", "environment_ids", "job_ids")
+SCOPE_HELP = {
+    "job_ids": "None ticked: every live job (scheduled, or triggered within the last "
+    "{days} days). An inactive job is read only when ticked."
+}
+
+
+def warehouse_choices() -> list[tuple[str, str]]:
+    """The warehouse integrations by name, read each time a form is made."""
+    from integrations.models import Integration
+
+    from . import all_entries
+
+    keys = [e.key for e in all_entries() if e.connector and e.connector.is_warehouse]
+    found = Integration.objects.filter(connector__in=keys).order_by("name")
+    return [(str(pk), name) for pk, name in found.values_list("pk", "name")]
 
 
 class DbtCloudForm(forms.Form):
@@ -112,6 +153,15 @@ class DbtCloudForm(forms.Form):
         label="Database names",
         help_text="When dbt names a database differently from the warehouse integration, one "
         "mapping per line: dbt_name = warehouse_name.",
+    )
+    warehouse_ids = forms.TypedMultipleChoiceField(
+        label="Only warehouses",
+        required=False,
+        choices=warehouse_choices,
+        coerce=str,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The warehouse integrations whose tables dbt's nodes are matched to; "
+        "none ticked: all.",
     )
     description_policy = forms.ChoiceField(
         label="Descriptions",
@@ -154,13 +204,14 @@ class DbtCloudForm(forms.Form):
             chosen = [str(v) for v in self._chosen(name, config)]
             listed = {value for value, _label in options}
             options += [(v, f"{v} (not found in dbt Cloud)") for v in chosen if v not in listed]
+            help_text = SCOPE_HELP.get(name, "None ticked: all.")
             self.fields[name] = forms.TypedMultipleChoiceField(
                 label=old.label,
                 required=False,
                 choices=options,
                 coerce=str,
-                widget=forms.CheckboxSelectMultiple,
-                help_text="None ticked: all.",
+                widget=JobPickerWidget if name == "job_ids" else forms.CheckboxSelectMultiple,
+                help_text=help_text.format(days=settings.DBT_CLOUD_ACTIVE_WINDOW_DAYS),
             )
             self.initial[name] = chosen
             if self.is_bound:  # typed "70, 71" becomes the boxes 70 and 71, ticked
@@ -218,9 +269,11 @@ def account_choices(config: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
                 f"v3/accounts/{account}/projects/{project['id']}/environments/"
             )
         ]
-        jobs = list(client.paginate(f"v2/accounts/{account}/jobs/"))
+        # Each job's most recent completed run comes along: its state without a runs call.
+        jobs = list(client.paginate(f"v2/accounts/{account}/jobs/", {"include_related": HINT}))
     names = {p["id"]: p.get("name", p["id"]) for p in projects}
     env_names = {e["id"]: e.get("name", e["id"]) for e in environments}
+    since = datetime.now(UTC) - timedelta(days=settings.DBT_CLOUD_ACTIVE_WINDOW_DAYS)
     return {
         "project_ids": [(str(p["id"]), p.get("name") or str(p["id"])) for p in projects],
         "environment_ids": [
@@ -231,13 +284,20 @@ def account_choices(config: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
             for e in environments
         ],
         "job_ids": [
-            (
-                str(j["id"]),
-                f"{j.get('name')} — {env_names.get(j.get('environment_id'), '?')}, {j.get('job_type')}",
-            )
+            (str(j["id"]), job_label(j, env_names.get(j.get("environment_id"), "?"), since))
             for j in jobs
         ],
     }
+
+
+def job_label(job: dict[str, Any], environment: str, since: datetime) -> str:
+    """'Nightly build — Production · scheduled': the job type only when it is not the
+    usual one (CI, merge), the state always."""
+    job_type = job.get("job_type") or ""
+    kind = f", {job_type}" if job_type not in ("", "scheduled", "other") else ""
+    state = choice_state(job, since)
+    shown = STATE_LABELS[state] if state else "no trigger"
+    return f"{job.get('name')} — {environment}{kind} · {shown}"
 
 
 def sleeping_alive(reporter: Reporter) -> Callable[[float], None]:
@@ -285,4 +345,5 @@ CONNECTOR = Connector(
     driver="requests",
     driver_package="requests",
     logo="img/connectors/dbt_cloud.svg",
+    extra={"progress_unit": "jobs"},  # the sync's progress counts live jobs
 )

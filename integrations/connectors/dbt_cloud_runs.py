@@ -7,32 +7,26 @@ import logging
 import re
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any
+
+from django.conf import settings
 
 from .base import Reporter
 from .dbt_artifacts import load_artifact, parse_artifacts_from_files, test_outcomes
 from .dbt_cloud_api import DbtCloudClient, DbtCloudNotFound
+from .dbt_cloud_jobs import HINT, SCHEDULED, RunFinder, inactive_summary, parse_time
 from .dbt_records import DbtJobRecord, DbtRunRecord, DbtTestOutcomes, Provenance, SyncState
 
 logger = logging.getLogger(__name__)
 
-FINISHED_WITH_ARTIFACTS = "[10,20]"  # success, or error (failing tests are what users need)
+__all__ = ["AccountWalk", "parse_duration", "parse_time", "walk"]
+
 STEP_COMMAND = re.compile(r"^Invoke dbt with `dbt (?P<command>[^`]*)`")
 BUILD_COMMANDS = ("build", "run", "test", "seed", "snapshot")
 FRESHNESS_COMMANDS = ("source freshness", "source snapshot-freshness")
 # The newest is read whole; the others since the last sync give the tests' history.
 RUNS_PER_JOB_LOOKED_AT = 30
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """dbt Cloud's timestamps: a space (runs) or a T (jobs), Z or an offset."""
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def parse_duration(value: str | None) -> float | None:
@@ -68,8 +62,11 @@ class AccountWalk:
                 environments[env["id"]] = env
         return environments
 
+    def ids(self, key: str) -> set[int]:
+        return {int(x) for x in self.config.get(key) or [] if str(x).strip().isdigit()}
+
     def wanted(self, job: dict, environment: dict | None) -> bool:
-        ids = lambda key: {int(x) for x in self.config.get(key) or [] if str(x).strip().isdigit()}  # noqa: E731
+        ids = self.ids
         if ids("job_ids"):
             return job["id"] in ids("job_ids")
         if ids("project_ids") and job.get("project_id") not in ids("project_ids"):
@@ -83,7 +80,15 @@ class AccountWalk:
             return False
         return True
 
-    def job_record(self, job: dict, projects: dict, environments: dict) -> DbtJobRecord:
+    def job_record(
+        self,
+        job: dict,
+        projects: dict,
+        environments: dict,
+        *,
+        state: str = SCHEDULED,
+        triggers: tuple[str, ...] = (),
+    ) -> DbtJobRecord:
         env = environments.get(job.get("environment_id")) or {}
         project = projects.get(job.get("project_id")) or {}
         schedule = job.get("schedule") or {}
@@ -102,23 +107,11 @@ class AccountWalk:
             run_generate_sources=bool(job.get("run_generate_sources")),
             execute_steps=tuple(job.get("execute_steps") or ()),
             url=f"{self.base}/deploy/{self.account}/projects/{job.get('project_id')}/jobs/{job['id']}",
+            state=state,
+            triggers=triggers,
         )
 
     # -- runs ------------------------------------------------------------------------------
-
-    def finished_runs(self, job_id: int) -> list[dict]:
-        """The job's newest finished runs that saved artifacts, newest first."""
-        runs = self.client.get(
-            f"v2/accounts/{self.account}/runs/",
-            {
-                "job_definition_id": job_id,
-                "status__in": FINISHED_WITH_ARTIFACTS,
-                "order_by": "-finished_at",
-                "limit": RUNS_PER_JOB_LOOKED_AT,
-                "include_related": "trigger",
-            },
-        )
-        return [run for run in runs or [] if run.get("artifacts_saved") and run.get("finished_at")]
 
     def run_record(self, run: dict) -> DbtRunRecord:
         trigger = run.get("trigger") or {}
@@ -260,15 +253,21 @@ class AccountWalk:
 def walk(
     client: DbtCloudClient, config: dict[str, Any], *, reporter: Reporter, state: dict
 ) -> Iterator:
-    """Jobs, their newest finished runs, and the artifacts of runs not ingested before;
-    of the runs that finished between two syncs, their tests' results."""
+    """Live jobs, their newest finished runs, and the artifacts of runs not ingested
+    before; of the runs that finished between two syncs, their tests' results. Inactive
+    jobs (no trigger, no recent run) are left out with one summary warning, unless the
+    integration names them."""
     account = AccountWalk(client, config, reporter)
     client.account()
     projects = account.projects()
     environments = account.environments(projects)
+    # Each job's most recent completed run comes with the list: a job with no trigger and
+    # no recent run is known inactive without a runs call of its own.
     jobs = [
         job
-        for job in client.paginate(f"v2/accounts/{client.account_id}/jobs/")
+        for job in client.paginate(
+            f"v2/accounts/{client.account_id}/jobs/", {"include_related": HINT}
+        )
         if account.wanted(job, environments.get(job.get("environment_id")))
     ]
     if not jobs:
@@ -277,11 +276,26 @@ def walk(
             "CI jobs and development environments are left out unless enabled."
         )
     ingested: dict[str, int] = dict((state or {}).get("ingested_runs") or {})
-    reporter.progress(0, len(jobs))
-    for done, job in enumerate(jobs, start=1):
-        record = account.job_record(job, projects, environments)
+    window = settings.DBT_CLOUD_ACTIVE_WINDOW_DAYS
+    found = RunFinder(
+        client,
+        since=datetime.now(UTC) - timedelta(days=window),
+        limit=RUNS_PER_JOB_LOOKED_AT,
+        ingested=ingested,
+        explicit=account.ids("job_ids"),
+    ).find(jobs)
+    live = [job for job in jobs if found[job["id"]].read]
+    inactive = [job.get("name") or f"Job {job['id']}" for job in jobs if not found[job["id"]].read]
+    if inactive:
+        reporter.warning(inactive_summary(inactive, window))
+    reporter.progress(0, len(live))
+    for done, job in enumerate(live, start=1):
+        job_runs = found[job["id"]]
+        record = account.job_record(
+            job, projects, environments, state=job_runs.state, triggers=job_runs.triggers
+        )
         yield record
-        runs = account.finished_runs(job["id"])
+        runs = job_runs.runs
         if not runs:
             reporter.warning(f"Job “{record.name}” has no finished run with artifacts yet.")
         else:
@@ -293,5 +307,5 @@ def walk(
                     yield account.read_test_outcomes(run, record)
                 yield from account.read_run(newest, record)
                 ingested[str(job["id"])] = newest["id"]
-        reporter.progress(done, len(jobs))
+        reporter.progress(done, len(live))
     yield SyncState({"ingested_runs": ingested})

@@ -225,7 +225,8 @@ def test_edit_form_lists_projects_environments_and_jobs_from_the_api(
 
     page = client.get(f"/integrations/{integration.pk}/edit/")
     form = page.context["form"]
-    assert ("7000", "Nightly build — Production, scheduled") in form.fields["job_ids"].choices
+    assert ("7000", "Nightly build — Production · scheduled") in form.fields["job_ids"].choices
+    assert ("7001", "PR checks — Production, ci · scheduled") in form.fields["job_ids"].choices
     assert ("70", "analytics") in form.fields["project_ids"].choices
     assert "Nightly build" in page.content.decode()
 
@@ -281,7 +282,7 @@ def test_connect_form_lists_the_jobs_once_the_typed_credentials_pass_the_test(
         {**typed, "token": dbt_cloud.state.token, "project_ids": "70, 71", "_test": "1"},
     )
     form = tested.context["form"]
-    assert ("7000", "Nightly build — Production, scheduled") in form.fields["job_ids"].choices
+    assert ("7000", "Nightly build — Production · scheduled") in form.fields["job_ids"].choices
     assert form.fields["project_ids"].choices == [
         ("70", "analytics"),
         ("71", "71 (not found in dbt Cloud)"),
