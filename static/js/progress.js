@@ -16,7 +16,7 @@
         meter.setAttribute("aria-valuenow", run.percent);
         status.textContent = run.status_label;
         box.dataset.status = run.status;
-        if (run.progress_total) count.textContent = run.progress_done + " / " + run.progress_total + " tables";
+        if (run.progress_total) count.textContent = run.progress_done + " / " + run.progress_total + " " + (box.dataset.unit || "tables");
         if (run.finished) {
           window.setTimeout(() => window.location.reload(), 600);
           return;

@@ -325,3 +325,28 @@ def test_the_job_picker_says_no_trigger_when_the_jobs_list_cannot_tell(standin):
     labels = dict(account_choices(config_for(standin))["job_ids"])
     assert labels[str(NIGHTLY)] == "Nightly build — Production · scheduled"
     assert labels[str(AIRFLOW)] == "Airflow export — Production · no trigger"
+
+
+@pytest.mark.django_db
+def test_the_sync_progress_of_dbt_cloud_counts_jobs_and_a_warehouses_tables(
+    client, standin, warehouse_config
+):
+    from integrations.models import SyncRun
+    from integrations.services import integration_create
+    from tests.factories import admin_user, postgres_integration
+
+    client.force_login(admin_user())
+    warehouse = postgres_integration(warehouse_config)
+    dbt = integration_create(connector_key="dbt_cloud", name="dbt", config=config_for(standin))
+    for integration in (warehouse, dbt):
+        SyncRun.objects.create(
+            integration=integration,
+            status=SyncRun.Status.RUNNING,
+            progress_done=1,
+            progress_total=3,
+        )
+
+    page = client.get(f"/integrations/{dbt.pk}/").content.decode()
+    assert 'data-unit="jobs"' in page and "1 / 3 jobs" in page
+    page = client.get(f"/integrations/{warehouse.pk}/").content.decode()
+    assert 'data-unit="tables"' in page and "1 / 3 tables" in page
