@@ -175,7 +175,17 @@ class LevelState:
 
 
 PARENT_FIELD = {Database: None, Schema: "database_id", Table: "schema_id", Column: "table_id"}
-STATE_FIELDS = ("id", "name", "description", "description_source", "tags", "tags_source", "removed")
+STATE_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "description_source",
+    "tags",
+    "tags_source",
+    "warehouse_description",
+    "warehouse_tags",
+    "removed",
+)
 
 
 class _Applier:
@@ -326,16 +336,20 @@ class _Applier:
 def _desired(
     record: Any, fields: dict[str, str], *, source: str, tags_source: str
 ) -> dict[str, Any]:
-    """The values the warehouse says a row should have. The description and tags only
-    where the warehouse may write them: nobody else (dbt, a user) has."""
+    """The values the warehouse says a row should have. The shown description and tags only
+    where the warehouse may write them: nobody else (dbt, a user) has. Its own comment and
+    tags are kept whatever is shown, so dbt's can be taken back to them."""
     values = {}
     for model_field, attr in fields.items():
         value = getattr(record, attr)
         if value is None and model_field in ("definition", "warehouse_owner", "default"):
             value = ""
         values[model_field] = value
+    description = record.description or ""
+    values["warehouse_description"] = description
+    if hasattr(record, "tags"):
+        values["warehouse_tags"] = list(record.tags)
     if source in WAREHOUSE_MAY_DESCRIBE:
-        description = record.description or ""
         values["description"] = description
         values["description_source"] = (
             DescriptionSource.WAREHOUSE if description else DescriptionSource.NONE
