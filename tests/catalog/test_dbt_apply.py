@@ -23,8 +23,8 @@ from catalog.models import (
     Table,
     TableLineage,
 )
-from catalog.services import dbt as dbt_service
 from catalog.services import dbt_apply
+from catalog.services.dbt import apply as dbt_service
 from integrations.models import Integration, SyncRun
 from integrations.services import sync_execute
 from integrations.services.sync import handed_over
@@ -224,14 +224,14 @@ def test_handed_over_artifacts_are_let_go_of_before_the_catalog_is_derived(dbt, 
     records = one_run()
     parsed = weakref.ref(records[2])
     alive_at_derive = []
-    derive = dbt_service._derive
+    derive = dbt_service.derive
 
     def watched(*args, **kwargs):
         gc.collect()
         alive_at_derive.append(parsed() is not None)
         return derive(*args, **kwargs)
 
-    monkeypatch.setattr(dbt_service, "_derive", watched)
+    monkeypatch.setattr(dbt_service, "derive", watched)
     counts = apply(dbt, handed_over(records))
 
     assert alive_at_derive == [False]
@@ -262,7 +262,7 @@ def test_a_new_run_that_flips_a_test_adds_one_history_row(dbt):
     apply(dbt, one_run(9002, hour=6, run_results=results))
 
     test.refresh_from_db()
-    assert (test.status, test.failures, test.run.dbt_id) == ("pass", 0, 9002)
+    assert (test.status, test.failures, test.result_run.dbt_id) == ("pass", 0, 9002)
     assert list(test.history.order_by("executed_at", "id").values_list("status", flat=True)) == [
         "fail",
         "pass",
@@ -285,7 +285,8 @@ def test_runs_between_two_syncs_add_each_change_to_the_history_in_order(dbt):
     records = [
         job(),
         run(8990, hour=3),
-        outcomes(8990, hour=3, run_results=with_failing_test("pass", 0)),  # before 9001: ignored
+        # Before 9001, read only now (a job newly read): it takes its place in the order.
+        outcomes(8990, hour=3, run_results=with_failing_test("pass", 0)),
         run(9002, hour=6),
         outcomes(9002, hour=6, run_results=with_failing_test("pass", 0)),
         run(9003, hour=7),
@@ -298,20 +299,24 @@ def test_runs_between_two_syncs_add_each_change_to_the_history_in_order(dbt):
 
     counts = apply(dbt, records)
 
-    rows = test.history.order_by("id").values_list("run__dbt_id", "status", "failures")
+    rows = test.history.order_by("run__finished_at").values_list(
+        "run__dbt_id", "status", "failures"
+    )
     assert list(rows) == [
+        (8990, "pass", 0),
         (9001, "fail", 99),
         (9002, "pass", 0),
         (9004, "fail", 99),
         (9005, "pass", 0),
     ]
-    assert counts["test_result"]["created"] == 3
     test.refresh_from_db()
-    assert (test.status, test.run.dbt_id) == ("pass", 9005)
+    assert (test.status, test.result_run.dbt_id) == ("pass", 9005)
     read = DbtRun.objects.filter(dbt_id__in=[9002, 9003, 9004, 9005], ingested_at__isnull=False)
     assert read.count() == 4
     unchanged = DbtTest.objects.get(name="source_unique_jaffle_raw_raw_payments_order_id")
-    assert unchanged.history.count() == 1
+    # Warning since 8990 (the earliest run read), not since 9001: one row, moved earlier.
+    assert list(unchanged.history.values_list("run__dbt_id", "status")) == [(8990, "warn")]
+    assert counts["test_result"]["removed"] == counts["test_result"]["created"] - 4
 
 
 def test_the_newest_fact_wins_across_jobs(dbt):
@@ -329,11 +334,15 @@ def test_the_newest_fact_wins_across_jobs(dbt):
     ]
     apply(dbt, records)
     test = DbtTest.objects.get(name="not_null_raw_orders_snapshot_dbt_valid_to")
-    assert (test.status, test.job.dbt_id, test.run.dbt_id) == ("pass", 2, 9100)
-    # An older run arriving later does not overwrite it.
-    apply(dbt, one_run(9002, job_id=1, hour=6))
+    assert (test.status, test.result_job.dbt_id, test.result_run.dbt_id) == ("pass", 2, 9100)
+    # An older run arriving later (job 2, still live, has no new run) does not overwrite it.
+    apply(dbt, [job(2), *one_run(9002, job_id=1, hour=6)])
     test.refresh_from_db()
-    assert (test.status, test.run.dbt_id) == ("pass", 9100)
+    assert (test.status, test.result_run.dbt_id) == ("pass", 9100)
+    # Job 2 no longer read (the integration narrowed to job 1): its facts go with it.
+    apply(dbt, [job(1)])
+    test.refresh_from_db()
+    assert (test.status, test.result_run.dbt_id) == ("fail", 9002)
 
 
 def test_a_deliberately_renamed_table_is_unmatched_with_the_nearest_candidate(dbt):

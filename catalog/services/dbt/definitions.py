@@ -1,0 +1,182 @@
+"""What exists in each dbt project and how it is defined, from the project's newest
+manifest: groups, nodes, tests, exposures and terms. Nothing here says what a run did
+(job_facts.py does): a manifest is written whole by every command, whatever it ran."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from ...descriptions import DescriptionCutter
+from ...models import DbtExposure, DbtGroup, DbtNode, DbtTerm, DbtTest
+from .upsert import Counts, jsonable, upsert
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+# A test's own result fields: job_facts.py fills them from the run that executed it.
+TEST_RESULT_FIELDS = ("status", "failures", "message", "executed_at", "provenance", "executed")
+
+
+def newest_manifests(artifacts) -> dict[Any, Any]:
+    """Per project, the artifacts of the run that finished last (artifacts come sorted,
+    oldest first)."""
+    newest: dict[Any, Any] = {}
+    for a in artifacts:
+        newest[a.project_id] = a
+    return newest
+
+
+def _newer(existing: dict, wanted: dict) -> bool:
+    """Keep a definition that a newer manifest gave."""
+    have, incoming = existing.get("fact_finished_at"), wanted.get("fact_finished_at")
+    return have is not None and incoming is not None and have > incoming
+
+
+def store(integration, artifacts, jobs: dict, runs: dict, counts: Counts, warn) -> set[str]:
+    """Definitions from each project's newest manifest; objects it no longer declares are
+    flagged removed. The unique_ids removed now."""
+    newest = newest_manifests(artifacts)
+    projects = set(newest)
+
+    def removable(row: dict) -> bool:
+        return row.get("project_id") in projects
+
+    cut = _cutter(warn)
+    groups, nodes, tests, exposures, terms = {}, {}, {}, {}, {}
+    for project_id, a in newest.items():
+        fact = _fact(a.provenance, jobs, runs, project_id)
+        for g in a.groups:
+            groups[g.unique_id] = cut(
+                jsonable({**asdict(g), "project_id": project_id}), g.unique_id
+            )
+        for n in a.nodes:
+            nodes[n.unique_id] = cut({**node_values(n), **fact}, n.unique_id)
+        for t in a.tests:
+            values = jsonable({k: v for k, v in asdict(t).items() if k not in TEST_RESULT_FIELDS})
+            tests[t.unique_id] = cut({**values, **fact}, t.unique_id)
+        for e in a.exposures:
+            values = jsonable({**asdict(e), "project_id": project_id})
+            exposures[e.unique_id] = cut(values, e.unique_id)
+        for term in a.terms:
+            values = jsonable(asdict(term))
+            values["group_unique_id"] = values.pop("group")
+            values["project_id"] = project_id
+            terms[term.unique_id] = cut(values, term.unique_id)
+
+    group_ids = upsert(
+        DbtGroup,
+        integration=integration,
+        desired=groups,
+        key="unique_id",
+        counts=counts,
+        kind="group",
+        removable=removable,
+    )
+    for values in [*nodes.values(), *terms.values()]:
+        values["group_id"] = group_ids.get(values.pop("group_unique_id") or "")
+    _keep_compiled_tests(integration, tests)
+    before = _alive(integration, (DbtNode, DbtTest), projects)
+    for model, desired, kind in ((DbtNode, nodes, "node"), (DbtTest, tests, "test")):
+        upsert(
+            model,
+            integration=integration,
+            desired=desired,
+            key="unique_id",
+            counts=counts,
+            kind=kind,
+            skip=_newer,
+            removable=removable,
+        )
+    for model, desired, kind in ((DbtExposure, exposures, "exposure"), (DbtTerm, terms, "term")):
+        upsert(
+            model,
+            integration=integration,
+            desired=desired,
+            key="unique_id",
+            counts=counts,
+            kind=kind,
+            removable=removable,
+        )
+    return before - set(nodes) - set(tests)
+
+
+def _alive(integration, models, projects: set) -> set[str]:
+    found: set[str] = set()
+    for model in models:
+        found |= set(
+            model.objects.filter(
+                integration=integration, removed=False, project_id__in=projects
+            ).values_list("unique_id", flat=True)
+        )
+    return found
+
+
+def _keep_compiled_tests(integration, tests: dict[str, dict]) -> None:
+    """A manifest holds compiled code only for what its command compiled: a test the newest
+    run did not select keeps the code an earlier run compiled."""
+    blank = [uid for uid, values in tests.items() if not values.get("compiled_code")]
+    if not blank:
+        return
+    for uid, code in (
+        DbtTest.objects.filter(integration=integration, unique_id__in=blank)
+        .exclude(compiled_code="")
+        .values_list("unique_id", "compiled_code")
+    ):
+        tests[uid]["compiled_code"] = code
+
+
+def _cutter(warn: Callable[[str], None]) -> Callable[[dict, str], dict]:
+    """Cuts the description of an object's values (and of its columns') at the catalog's
+    limit, with a warning naming it: the sync goes on, nothing is cut silently."""
+    cut = DescriptionCutter(warn)
+
+    def cut_values(values: dict, unique_id: str) -> dict:
+        values["description"] = cut(values["description"], what=f"dbt description of {unique_id}")
+        for column in values.get("columns") or ():
+            if column.get("description"):
+                what = f"dbt description of {unique_id}.{column['name']}"
+                column["description"] = cut(column["description"], what=what)
+        return values
+
+    return cut_values
+
+
+def _fact(provenance, jobs: dict, runs: dict, project_id) -> dict[str, Any]:
+    """Which manifest a definition came from, as the catalog's rows name it."""
+    return {
+        "job_id": jobs.get(provenance.job_id),
+        "run_id": runs.get(provenance.run_id),
+        "fact_finished_at": provenance.finished_at,
+        "project_id": project_id,
+    }
+
+
+def node_values(n) -> dict[str, Any]:
+    return {
+        "resource_type": n.resource_type,
+        "name": n.name,
+        "package_name": n.package_name,
+        "original_file_path": n.original_file_path,
+        "database": n.database,
+        "schema": n.schema,
+        "identifier": n.identifier,
+        "relation_name": n.relation_name,
+        "materialized": n.materialized,
+        "description": n.description,
+        "tags": list(n.tags),
+        "meta": jsonable(n.meta),
+        "owner": n.owner,
+        "access": n.access,
+        "group_unique_id": n.group,
+        "contract_enforced": n.contract_enforced,
+        "constraints": jsonable(n.constraints),
+        "columns": jsonable([asdict(c) for c in n.columns]),
+        "depends_on": list(n.depends_on),
+        "raw_code": n.raw_code,
+        "url": n.url,
+        "loader": n.loader,
+        "source_name": n.source_name,
+        "version": n.version,
+        "latest_version": n.latest_version,
+    }

@@ -1,0 +1,142 @@
+"""A test's history: one row per change of its outcome, in execution order across every
+run read, whichever job ran it.
+
+The runs of one sync come from several jobs whose runs interleave, and a job newly read
+can bring runs older than what is stored: the new outcomes are merged with the stored
+rows and the whole sequence collapsed again (a row survives only where the outcome
+differs from the one before it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ...models import DbtTestResult
+from .upsert import Counts
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    job_id: int | None
+    run_id: int | None
+    finished_at: datetime | None  # the run's
+    executed_at: datetime | None
+    status: str
+    failures: int | None
+    message: str
+    row_id: int | None = None  # a stored history row
+
+    def when(self) -> tuple:
+        # Runs in the order they finished (dbt Cloud's order of runs, across jobs), then
+        # the tests' own times within a run.
+        return (
+            self.finished_at or self.executed_at or EARLIEST,
+            self.executed_at or EARLIEST,
+            self.run_id or 0,
+        )
+
+    def same(self, other: Outcome) -> bool:
+        return (self.status, self.failures, self.message) == (
+            other.status,
+            other.failures,
+            other.message,
+        )
+
+
+def outcomes_read(artifacts, outcomes, jobs: dict, runs: dict) -> dict[str, list[Outcome]]:
+    """Every test outcome of the runs read now, by unique_id."""
+    found: dict[str, list[Outcome]] = defaultdict(list)
+
+    def add(provenance, uid, status, failures, message, executed_at) -> None:
+        found[uid].append(
+            Outcome(
+                job_id=jobs.get(provenance.job_id),
+                run_id=runs.get(provenance.run_id),
+                finished_at=provenance.finished_at,
+                executed_at=executed_at,
+                status=status,
+                failures=failures,
+                message=message,
+            )
+        )
+
+    for a in artifacts:
+        for t in a.tests:
+            if t.executed:
+                add(a.provenance, t.unique_id, t.status, t.failures, t.message, t.executed_at)
+    for o in outcomes:
+        for t in o.outcomes:
+            if t.status:
+                add(o.provenance, t.unique_id, t.status, t.failures, t.message, t.executed_at)
+    return found
+
+
+def record(read: dict[str, list[Outcome]], test_ids: dict[str, int], counts: Counts) -> None:
+    """Merge the outcomes read into the tests' stored history."""
+    read = {uid: found for uid, found in read.items() if uid in test_ids}
+    if not read:
+        return
+    stored: dict[int, list[Outcome]] = defaultdict(list)
+    for row in (
+        DbtTestResult.objects.filter(test_id__in=[test_ids[uid] for uid in read])
+        .order_by()
+        .values(
+            "id",
+            "test_id",
+            "job_id",
+            "run_id",
+            "run__finished_at",
+            "status",
+            "failures",
+            "message",
+            "executed_at",
+        )
+    ):
+        stored[row["test_id"]].append(
+            Outcome(
+                job_id=row["job_id"],
+                run_id=row["run_id"],
+                finished_at=row["run__finished_at"],
+                executed_at=row["executed_at"],
+                status=row["status"],
+                failures=row["failures"],
+                message=row["message"],
+                row_id=row["id"],
+            )
+        )
+    to_create, to_delete = [], []
+    for uid, found in read.items():
+        test_id = test_ids[uid]
+        rows = stored.get(test_id, [])
+        recorded_runs = {o.run_id for o in rows if o.run_id is not None}
+        fresh = [o for o in found if o.run_id is None or o.run_id not in recorded_runs]
+        if not fresh:
+            continue  # runs already in the history: read again, nothing new
+        last = None
+        for o in sorted([*rows, *fresh], key=Outcome.when):
+            if last is not None and last.same(o):
+                if o.row_id is not None:
+                    to_delete.append(o.row_id)  # an older outcome now sits before it
+                continue
+            if o.row_id is None:
+                to_create.append(
+                    DbtTestResult(
+                        test_id=test_id,
+                        job_id=o.job_id,
+                        run_id=o.run_id,
+                        status=o.status,
+                        failures=o.failures,
+                        message=o.message,
+                        executed_at=o.executed_at or o.finished_at,
+                    )
+                )
+            last = o
+    DbtTestResult.objects.bulk_create(to_create, batch_size=1000)
+    if to_delete:
+        DbtTestResult.objects.filter(pk__in=to_delete).delete()
+    counts.add("test_result", "created", len(to_create))
+    counts.add("test_result", "removed", len(to_delete))
