@@ -6,6 +6,7 @@ Run it from the project root, with a PostgreSQL server that trusts local connect
     .venv/bin/python -m benchmarks.dbt_enrichment         # Tuva, then 1,000 and 10,000 x 20
     .venv/bin/python -m benchmarks.dbt_enrichment --models 2000 --columns 10 --json bench.json
     .venv/bin/python -m benchmarks.dbt_enrichment --sizes 500,1000,2000 --skip-tuva
+    .venv/bin/python -m benchmarks.dbt_enrichment --sizes 1000,10000 --multi-job-generated
     .venv/bin/python -m benchmarks.dbt_enrichment --skip-tuva --sizes 10000 --no-tracemalloc \
         --profile /tmp/prof                               # then: python -m pstats /tmp/prof/...
 
@@ -23,6 +24,13 @@ Steps:
    intermediate and mart models each reading 1-3 earlier ones, descriptions, tags, owners,
    not_null and unique tests mostly passing, quoted Postgres relation names) with its
    run_results, and the warehouse tables for it, built the same way.
+   Case C, multi-job (issue 11; unless --skip-multi-job, and for each generated size with
+   --multi-job-generated): the same project read from three jobs' newest runs in one sync,
+   every artifact derived in memory: a freshness job (sources.json; Tuva declares no source,
+   so one per seed, on its table, is added to the project), the nightly build (a result for
+   every enabled node, 1 test in 50 failing; a generated project's own run_results), and a
+   newer test job running every other test, whose manifest has compiled code only on those.
+   Its figures print beside the single-job case's.
 4. For each case, two dbt Cloud integrations (twins) over that warehouse. The timed one runs
    the enrichment bare: `parse_artifacts_from_files` on the manifest file, node by node (the
    run_results through `load_artifact`), as the connector does with its download, then
@@ -50,9 +58,11 @@ Figures per enrichment, from the timed twin unless said otherwise:
   size on disk is the ratio the target is about;
 - the run's counts, and the match report.
 
-Then it prints the issue's targets next to the figures, met or missed: Tuva enriched in
+Then it prints the issues' targets next to the figures, met or missed: Tuva enriched in
 under 10 s; the same statement count whatever the number of models (needs two sizes); a
-Python peak under 4x the manifest's size on disk.
+Python peak under 4x the manifest's size on disk (for the multi-job case, one of its three
+manifests); Tuva read from three jobs in under 1.5 s; the multi-job statement count the same
+whatever the number of models (needs --multi-job-generated and two sizes).
 
 It exits with status 1 when a figure says something is wrong: a match report other than the
 expected one, a sync with no new run that writes anything but its SyncRun (a missed target
@@ -77,8 +87,8 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -105,6 +115,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TUVA = ROOT / "tests" / "fixtures" / "tuva-manifest.json.gz"
 TUVA_TARGET_S = 10.0
 PEAK_TARGET_RATIO = 4.0
+MULTI_JOB_TARGET_S = 1.5
 JOB_ID, RUN_ID, PROJECT_ID = 4021, 9001, 70000000000310
 FINISHED_AT = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
 WRITES = ("INSERT", "UPDATE", "DELETE")
@@ -114,12 +125,14 @@ BULK = 5000
 # --- The records a dbt Cloud sync yields --------------------------------------------------
 
 
-def job_record() -> DbtJobRecord:
+def job_record(
+    job_id: int = JOB_ID, name: str = "Prod nightly", steps: tuple[str, ...] = ("dbt build",)
+) -> DbtJobRecord:
     from integrations.connectors.dbt_records import DbtJobRecord
 
     return DbtJobRecord(
-        dbt_id=JOB_ID,
-        name="Prod nightly",
+        dbt_id=job_id,
+        name=name,
         project_id=PROJECT_ID,
         project_name="bench",
         environment_id=555,
@@ -130,22 +143,24 @@ def job_record() -> DbtJobRecord:
         schedule_cron="0 5 * * *",
         generate_docs=True,
         run_generate_sources=True,
-        execute_steps=("dbt build",),
-        url=f"https://cloud.getdbt.com/deploy/1/projects/{PROJECT_ID}/jobs/{JOB_ID}",
+        execute_steps=steps,
+        url=f"https://cloud.getdbt.com/deploy/1/projects/{PROJECT_ID}/jobs/{job_id}",
     )
 
 
-def run_record() -> DbtRunRecord:
+def run_record(
+    run_id: int = RUN_ID, job_id: int = JOB_ID, finished_at: datetime = FINISHED_AT
+) -> DbtRunRecord:
     from integrations.connectors.dbt_records import DbtRunRecord
 
     return DbtRunRecord(
-        dbt_id=RUN_ID,
-        job_id=JOB_ID,
+        dbt_id=run_id,
+        job_id=job_id,
         status_code=10,
-        started_at=FINISHED_AT.replace(hour=4),
-        finished_at=FINISHED_AT,
+        started_at=finished_at.replace(hour=finished_at.hour - 1),
+        finished_at=finished_at,
         duration_seconds=3600.0,
-        url=f"https://cloud.getdbt.com/runs/{RUN_ID}/",
+        url=f"https://cloud.getdbt.com/runs/{run_id}/",
         trigger_cause="scheduled",
         git_sha="4be1c0f2",
         git_branch="main",
@@ -160,29 +175,34 @@ class ArtifactFiles:
 
     manifest: Path
     run_results: Path | None = None
+    sources: Path | None = None
 
     @property
     def manifest_bytes(self) -> int:
         return self.manifest.stat().st_size
 
 
-def parse_files(files: ArtifactFiles) -> DbtArtifacts:
+def parse_files(
+    files: ArtifactFiles,
+    job_id: int = JOB_ID,
+    run_id: int = RUN_ID,
+    finished_at: datetime = FINISHED_AT,
+) -> DbtArtifacts:
     """What the connector does with a run's downloads: the dicts are gone when it returns."""
     from integrations.connectors.dbt_artifacts import load_artifact, parse_artifacts_from_files
     from integrations.connectors.dbt_records import Provenance
 
     # As the connector does: the manifest is parsed from its (downloaded) file, node by node.
-    run_results = None
-    if files.run_results is not None:
-        run_results = load_artifact(
-            files.run_results.read_bytes(), name="run_results.json", run_id=RUN_ID
-        )
+    loaded = {}
+    for name, path in (("run_results.json", files.run_results), ("sources.json", files.sources)):
+        if path is not None:
+            loaded[name] = load_artifact(path.read_bytes(), name=name, run_id=run_id)
     return parse_artifacts_from_files(
         manifest_path=files.manifest,
-        run_results=run_results,
-        sources=None,
+        run_results=loaded.get("run_results.json"),
+        sources=loaded.get("sources.json"),
         catalog=None,
-        provenance=Provenance(job_id=JOB_ID, run_id=RUN_ID, finished_at=FINISHED_AT),
+        provenance=Provenance(job_id=job_id, run_id=run_id, finished_at=finished_at),
         project_id=PROJECT_ID,
     )
 
@@ -422,10 +442,33 @@ def finish_run(run: SyncRun, counts: dict[str, Any]) -> None:
     )
 
 
+@dataclass(frozen=True)
+class JobRun:
+    """A job of the sync and its newest run, whose artifacts the sync reads."""
+
+    job_id: int
+    run_id: int
+    name: str
+    steps: tuple[str, ...]
+    finished_at: datetime
+    files: ArtifactFiles
+
+    def records(self) -> list:
+        return [
+            job_record(self.job_id, self.name, self.steps),
+            run_record(self.run_id, self.job_id, self.finished_at),
+        ]
+
+
+def single_job(files: ArtifactFiles) -> list[JobRun]:
+    return [JobRun(JOB_ID, RUN_ID, "Prod nightly", ("dbt build",), FINISHED_AT, files)]
+
+
 def enrich(
-    name: str, dbt: Integration, files: ArtifactFiles, *, trace: bool, profile: Path | None = None
+    name: str, dbt: Integration, runs: list[JobRun], *, trace: bool, profile: Path | None = None
 ) -> Step:
-    """A sync that found one new run: parse its artifacts, then apply them."""
+    """A sync that found a new run of each job: parse their artifacts, then apply them all
+    in one dbt_apply, as sync_execute does with the records of one sync."""
     from catalog.services import dbt_apply
     from integrations.connectors.dbt_records import SyncState
     from integrations.services.sync import handed_over
@@ -439,18 +482,18 @@ def enrich(
         traced(trace) as tracer,
     ):
         started = Lap.now()
-        artifacts = parse_files(files)
+        records: list = []
+        for job_run in runs:
+            records += job_run.records()
+            records.append(
+                parse_files(job_run.files, job_run.job_id, job_run.run_id, job_run.finished_at)
+            )
+        records.append(SyncState({"ingested_runs": {str(r.job_id): r.run_id for r in runs}}))
         parsed = Lap.now()
         if tracer:
             tracer.mark("parse")
         with profiled(profile):
-            records = [
-                job_record(),
-                run_record(),
-                artifacts,
-                SyncState({"ingested_runs": {str(JOB_ID): RUN_ID}}),
-            ]
-            del artifacts  # handed over to dbt_apply, as sync_execute does
+            # handed over to dbt_apply, as sync_execute does
             counts = dbt_apply(integration=dbt, run=run, records=handed_over(records))
         applied = Lap.now()
         if tracer:
@@ -467,15 +510,15 @@ def enrich(
         rss_growth_mib=rss.growth_kib / 1024,
         rss_peak_was_reset=rss.peak_was_reset,
         counts=counts,
-        manifest_bytes=files.manifest_bytes,
+        manifest_bytes=max(r.files.manifest_bytes for r in runs),
         python_peak_parse_mib=peaks["parse"] / MIB if "parse" in peaks else None,
         python_peak_apply_mib=peaks["apply"] / MIB if "apply" in peaks else None,
         traced_s=applied.wall - started.wall if trace else None,
     )
 
 
-def apply_no_new_run(name: str, dbt: Integration) -> Step:
-    """A sync whose job's newest run was ingested already: no artifacts, nothing to write."""
+def apply_no_new_run(name: str, dbt: Integration, runs: list[JobRun]) -> Step:
+    """A sync whose jobs' newest runs were ingested already: no artifacts, nothing to write."""
     from catalog.services import dbt_apply
 
     run = new_run(dbt)
@@ -483,7 +526,8 @@ def apply_no_new_run(name: str, dbt: Integration) -> Step:
     gc.collect()
     with rss_growth() as rss, catalog_statements(True) as statements:
         started = Lap.now()
-        counts = dbt_apply(integration=dbt, run=run, records=[job_record(), run_record()])
+        records = [record for job_run in runs for record in job_run.records()]
+        counts = dbt_apply(integration=dbt, run=run, records=records)
         applied = Lap.now()
     finish_run(run, counts)
     step = Step(
@@ -504,11 +548,12 @@ class Case:
     """A manifest and the warehouse it was built into."""
 
     name: str
-    files: ArtifactFiles
+    runs: list[JobRun]
     relations: list[Relation]
     expected_match: dict[str, int]
     description: str
     models: int | None = None  # for the statement comparison between sizes
+    multi_models: int | None = None  # the same, for the multi-job cases
 
 
 def run_case(case: Case, suffix: str, args: argparse.Namespace) -> list[Step]:
@@ -520,19 +565,19 @@ def run_case(case: Case, suffix: str, args: argparse.Namespace) -> list[Step]:
     profile = args.profile / f"{slug(case.name)}.prof" if args.profile else None
 
     print(f"{case.name}: timed enrichment ...", flush=True)
-    step = enrich(case.name, timed_dbt, case.files, trace=False, profile=profile)
+    step = enrich(case.name, timed_dbt, case.runs, trace=False, profile=profile)
     check_match(step, case.expected_match)
     if traced_dbt is not None:
         clear_dbt_values(warehouse)
         print(f"{case.name}: traced enrichment ...", flush=True)
-        twin = enrich(case.name, traced_dbt, case.files, trace=True)
+        twin = enrich(case.name, traced_dbt, case.runs, trace=True)
         check_match(twin, case.expected_match)
         step.python_peak_parse_mib = twin.python_peak_parse_mib
         step.python_peak_apply_mib = twin.python_peak_apply_mib
         step.traced_s = twin.traced_s
         step.problems += [f"{p} (traced twin)" for p in twin.problems]
     print(f"{case.name}: sync with no new run ...", flush=True)
-    again = apply_no_new_run(f"{case.name}: no new run", timed_dbt)
+    again = apply_no_new_run(f"{case.name}: no new run", timed_dbt, case.runs)
     retire(warehouse)
     return [step, again]
 
@@ -570,7 +615,7 @@ def tuva_case(directory: Path) -> Case:
     )
     return Case(
         name="Tuva",
-        files=ArtifactFiles(manifest=path),
+        runs=single_job(ArtifactFiles(manifest=path)),
         relations=relations,
         expected_match=expected_match(manifest),
         description=(
@@ -590,7 +635,7 @@ def generated_case(directory: Path, models: int, columns: int, seed: int) -> Cas
     run_results.write_text(json.dumps(project.run_results))
     return Case(
         name=name,
-        files=ArtifactFiles(manifest=manifest, run_results=run_results),
+        runs=single_job(ArtifactFiles(manifest=manifest, run_results=run_results)),
         relations=project.relations,
         expected_match=expected_match(project.manifest),
         models=models,
@@ -602,6 +647,185 @@ def generated_case(directory: Path, models: int, columns: int, seed: int) -> Cas
             f"{manifest.stat().st_size / MIB:,.1f} MiB, run_results "
             f"{run_results.stat().st_size / MIB:,.1f} MiB"
         ),
+    )
+
+
+# --- The multi-job case -------------------------------------------------------------------
+# One sync reading three jobs' newest runs of the same project (issue 11): a freshness job
+# (sources.json, and the whole project's manifest, compiling nothing), the nightly build
+# (a result for every model, seed, snapshot and test), and a newer test job running every
+# other test (its manifest compiled only those). Each run's artifacts are derived in memory
+# from the case's manifest; Tuva declares no source, so one per seed (its table) is added
+# to the project for the freshness job to check, in all three manifests.
+
+MULTI_JOBS = (  # job id, run id, name, steps, finished at (hour)
+    (4031, 9101, "Source freshness", ("dbt source freshness",), 4),
+    (4032, 9102, "Nightly build", ("dbt build",), 5),
+    (4033, 9103, "Half the tests", ("dbt test --select tag:hourly",), 6),
+)
+BUILT_TYPES = ("model", "seed", "snapshot")
+
+
+def at(hour: int, minutes: float = 0.0) -> str:
+    return (FINISHED_AT.replace(hour=hour) - timedelta(minutes=minutes)).isoformat()
+
+
+def with_seed_sources(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A source per seed, on the seed's table, when the project declares none."""
+    if manifest.get("sources"):
+        return manifest
+    sources = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "seed":
+            continue
+        uid = f"source.{node['package_name']}.raw.{node['name']}"
+        sources[uid] = {
+            "unique_id": uid,
+            "resource_type": "source",
+            "name": node["name"],
+            "source_name": "raw",
+            "package_name": node["package_name"],
+            "original_file_path": "models/sources.yml",
+            "database": node["database"],
+            "schema": node["schema"],
+            "identifier": node.get("alias") or node["name"],
+            "relation_name": node.get("relation_name") or "",
+            "loader": "fivetran",
+            "description": "",
+            "columns": {},
+            "meta": {},
+            "tags": [],
+            "config": {"enabled": True},
+            "freshness": {"warn_after": {"count": 24, "period": "hour"}},
+            "loaded_at_field": "_loaded_at",
+        }
+    return {**manifest, "sources": sources}
+
+
+def without_compiled(manifest: dict[str, Any], keep: set[str]) -> dict[str, Any]:
+    """dbt writes the whole manifest on every command, compiled code only where it compiled."""
+    nodes = {
+        uid: node
+        if uid in keep
+        else {**node, "compiled": False, "compiled_code": None, "compiled_sql": None}
+        for uid, node in manifest["nodes"].items()
+    }
+    return {**manifest, "nodes": nodes}
+
+
+def result(uid: str, status: str, hour: int, index: int, failures: int | None = None) -> dict:
+    done = at(hour, minutes=30 - index * 0.001)
+    return {
+        "status": status,
+        "timing": [
+            {"name": "compile", "started_at": done, "completed_at": done},
+            {"name": "execute", "started_at": done, "completed_at": done},
+        ],
+        "thread_id": f"Thread-{index % 8}",
+        "execution_time": 0.2,
+        "adapter_response": {"_message": "SUCCESS 1", "code": "SUCCESS", "rows_affected": 1},
+        "message": None if status in ("success", "pass") else f"Got {failures} results",
+        "failures": failures,
+        "unique_id": uid,
+        "compiled": True,
+        "compiled_code": None,
+        "relation_name": None,
+    }
+
+
+def build_results(manifest: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
+    """The build's run_results: the case's own (generated projects), or one per enabled node
+    (Tuva has none), 1 test in 50 failing."""
+    if given is not None:
+        return given
+    hour = MULTI_JOBS[1][4]
+    results = []
+    for index, (uid, node) in enumerate(manifest["nodes"].items()):
+        if (node.get("config") or {}).get("enabled") is False:
+            continue
+        if node["resource_type"] in BUILT_TYPES:
+            results.append(result(uid, "success", hour, index))
+        elif node["resource_type"] == "test":
+            failing = index % 50 == 0
+            results.append(
+                result(uid, "fail" if failing else "pass", hour, index, 3 if failing else 0)
+            )
+    return {"metadata": {"generated_at": at(hour)}, "results": results, "elapsed_time": 600.0}
+
+
+def half_the_tests(build: dict[str, Any]) -> dict[str, Any]:
+    """Every other test of the build, all passing, an hour later."""
+    hour = MULTI_JOBS[2][4]
+    tests = [r for r in build["results"] if r["unique_id"].startswith("test.")][::2]
+    results = [result(r["unique_id"], "pass", hour, i, 0) for i, r in enumerate(tests)]
+    return {"metadata": {"generated_at": at(hour)}, "results": results, "elapsed_time": 60.0}
+
+
+def freshness(manifest: dict[str, Any]) -> dict[str, Any]:
+    hour = MULTI_JOBS[0][4]
+    statuses = ("pass", "pass", "pass", "warn", "error")
+    results = [
+        {
+            "unique_id": uid,
+            "max_loaded_at": at(hour, minutes=90 + i),
+            "snapshotted_at": at(hour, minutes=1),
+            "max_loaded_at_time_ago_in_s": 5400.0 + 60 * i,
+            "status": statuses[i % len(statuses)],
+            "criteria": {"warn_after": {"count": 24, "period": "hour"}, "error_after": {}},
+            "adapter_response": {},
+            "timing": [],
+            "thread_id": "Thread-1",
+            "execution_time": 0.05,
+        }
+        for i, uid in enumerate(manifest["sources"])
+    ]
+    return {"metadata": {"generated_at": at(hour)}, "results": results, "elapsed_time": 12.0}
+
+
+def multi_job_case(
+    directory: Path, name: str, manifest: dict[str, Any], run_results: dict | None, **case: Any
+) -> Case:
+    project = with_seed_sources(manifest)
+    build = build_results(project, run_results)
+    tests = half_the_tests(build)
+    tested = {r["unique_id"] for r in tests["results"]}
+    stem = directory / slug(name)
+    documents = {
+        "freshness-manifest": without_compiled(project, set()),
+        "freshness-sources": freshness(project),
+        "build-manifest": project,
+        "build-run_results": build,
+        "tests-manifest": without_compiled(project, tested),
+        "tests-run_results": tests,
+    }
+    paths = {}
+    for key, document in documents.items():
+        paths[key] = Path(f"{stem}-{key}.json")
+        paths[key].write_text(json.dumps(document))
+    files = (
+        ArtifactFiles(paths["freshness-manifest"], sources=paths["freshness-sources"]),
+        ArtifactFiles(paths["build-manifest"], run_results=paths["build-run_results"]),
+        ArtifactFiles(paths["tests-manifest"], run_results=paths["tests-run_results"]),
+    )
+    runs = [
+        JobRun(job_id, run_id, job_name, steps, FINISHED_AT.replace(hour=hour), job_files)
+        for (job_id, run_id, job_name, steps, hour), job_files in zip(
+            MULTI_JOBS, files, strict=True
+        )
+    ]
+    sizes = " + ".join(f"{r.files.manifest_bytes / MIB:,.1f}" for r in runs)
+    return Case(
+        name=f"{name}, 3 jobs",
+        runs=runs,
+        relations=warehouse_relations(project),
+        expected_match=expected_match(project),
+        description=(
+            f"the {name} project read from 3 jobs' runs in one sync: freshness of "
+            f"{len(project['sources']):,} sources, a build ({len(build['results']):,} results), "
+            f"a newer test job ({len(tests['results']):,} tests, every other one); manifests "
+            f"{sizes} MiB"
+        ),
+        **case,
     )
 
 
@@ -702,7 +926,26 @@ def verdicts(steps: list[Step], cases: list[Case]) -> list[Verdict]:
         tuva_verdict(by_name.get("Tuva")),
         statements_verdict(by_name, [c for c in cases if c.models]),
         peak_verdict(steps),
+        multi_job_time_verdict(by_name.get("Tuva"), by_name.get("Tuva, 3 jobs")),
+        statements_verdict(
+            by_name,
+            [replace(c, models=c.multi_models) for c in cases if c.multi_models],
+            target="multi-job statement count independent of the number of models",
+        ),
     ]
+
+
+def multi_job_time_verdict(single: Step | None, multi: Step | None) -> Verdict:
+    target = (
+        f"Tuva read from 3 jobs in under {MULTI_JOB_TARGET_S} s per sync "
+        "(the single-job figure of issue 11)"
+    )
+    if multi is None:
+        return Verdict(target, None, "not run")
+    detail = f"{multi.total_s:,.2f} s (parse {multi.parse_s:,.2f} + dbt_apply {multi.apply_s:,.2f})"
+    if single is not None:
+        detail += f"; one job: {single.total_s:,.2f} s"
+    return Verdict(target, multi.total_s < MULTI_JOB_TARGET_S, detail)
 
 
 def tuva_verdict(tuva: Step | None) -> Verdict:
@@ -713,8 +956,11 @@ def tuva_verdict(tuva: Step | None) -> Verdict:
     return Verdict(target, tuva.total_s < TUVA_TARGET_S, detail)
 
 
-def statements_verdict(by_name: dict[str, Step], sized: list[Case]) -> Verdict:
-    target = "statement count independent of the number of models"
+def statements_verdict(
+    by_name: dict[str, Step],
+    sized: list[Case],
+    target: str = "statement count independent of the number of models",
+) -> Verdict:
     if len(sized) < 2:
         return Verdict(target, None, "needs two sizes")
     first = {c.models: by_name[c.name].statements.total for c in sized}
@@ -783,6 +1029,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(default: --models/10 and --models)",
     )
     parser.add_argument("--skip-tuva", action="store_true", help="only the generated projects")
+    parser.add_argument(
+        "--skip-multi-job", action="store_true", help="no Tuva case read from three jobs"
+    )
+    parser.add_argument(
+        "--multi-job-generated",
+        action="store_true",
+        help="each generated project read from three jobs too (the multi-job statement target)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pg-host", default="127.0.0.1")
     parser.add_argument("--pg-port", type=int, default=5432)
@@ -837,10 +1091,31 @@ def run_benchmark(
     if not args.skip_tuva:
         cases.append(tuva_case(directory))
         steps += run_case(cases[-1], suffix, args)
+        if not args.skip_multi_job:
+            with gzip.open(TUVA, "rt") as handle:
+                tuva = json.load(handle)
+            cases.append(multi_job_case(directory, "Tuva", tuva, None))
+            del tuva
+            steps += run_case(cases[-1], suffix, args)
     for models in args.sizes:
         print(f"Generating {models:,} models x {args.columns} columns ...", flush=True)
         cases.append(generated_case(directory, models, args.columns, args.seed))
         steps += run_case(cases[-1], suffix, args)
+        if args.multi_job_generated:
+            project = plan_project(
+                models=models, columns=args.columns, rng=random.Random(args.seed)
+            )
+            cases.append(
+                multi_job_case(
+                    directory,
+                    f"{models:,} x {args.columns}",
+                    project.manifest,
+                    project.run_results,
+                    multi_models=models,
+                )
+            )
+            del project
+            steps += run_case(cases[-1], suffix, args)
     summary = {
         "arguments": {
             **vars(args),
