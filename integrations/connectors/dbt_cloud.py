@@ -99,16 +99,18 @@ class JobPickerWidget(forms.CheckboxSelectMultiple):
     def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> str:
         boxes = super().render(name, value, attrs, renderer)
         list_id = (attrs or {}).get("id") or f"id_{name}"
-        search = format_html(
+        return format_html(
+            '<div class="job-picker">'
             '<input type="search" class="picker-filter" id="{}-filter" data-filters="{}" '
             'placeholder="Filter jobs by name, environment or state" aria-label="Filter jobs" '
             'autocomplete="off" hidden>'
-            '<p class="picker-empty" id="{}-empty" hidden>No job matches “<span></span>”.</p>',
+            '<p class="picker-empty" id="{}-empty" hidden>No job matches “<span></span>”.</p>'
+            "{}</div>",
             list_id,
             list_id,
             list_id,
+            boxes,
         )
-        return search + boxes
 
 
 SCOPE_FIELDS = ("project_ids", "environment_ids", "job_ids")
