@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.utils import pretty_name
 
+from catalog.services.dbt_take_back import take_back_integration
+
 from ..connectors import all_entries, registry_entry
 from ..connectors.base import CATEGORY_LABELS, Connector, ConnectorError
 from ..models import Integration
@@ -252,6 +254,9 @@ def integration_delete(
     removed = []
     for target in [*dependents, integration]:
         integration_schedule_clear(integration=target)
+        # Before its nodes cascade away: what it wrote on the tables returns to the
+        # warehouse's values (a no-op for a warehouse, which has no nodes).
+        take_back_integration(integration=target)
         removed.append(target.name)
         logger.info("integration %s (%s) disconnected", target.pk, target.connector)
         target.delete()
