@@ -39,7 +39,7 @@ def _any(ids: list[int] | QuerySet) -> bool:
     return isinstance(ids, QuerySet) or bool(ids)
 
 
-def _taken_back(field: str, kept: str, empty: models.Value) -> dict[str, Case]:
+def _taken_back(field: str, kept: str, empty: str | list) -> dict[str, Case]:
     """The assignments of `field` and `field_source`: where dbt is the source, the kept
     warehouse value (or `empty` with no source when the warehouse has none)."""
     source = f"{field}_source"
@@ -47,7 +47,7 @@ def _taken_back(field: str, kept: str, empty: models.Value) -> dict[str, Case]:
     return {
         field: Case(When(from_dbt, then=F(kept)), default=F(field)),
         source: Case(
-            When(from_dbt & Q(**{kept: empty.value}), then=Value(NONE)),
+            When(from_dbt & Q(**{kept: empty}), then=Value(NONE)),
             When(from_dbt, then=Value(WAREHOUSE)),
             default=F(source),
         ),
@@ -55,11 +55,10 @@ def _taken_back(field: str, kept: str, empty: models.Value) -> dict[str, Case]:
 
 
 def _assignments() -> dict[str, models.Expression]:
-    no_tags = Value([], output_field=models.JSONField())
     from_dbt = Q(owners_source=DBT)
     return {
-        **_taken_back("description", "warehouse_description", Value("")),
-        **_taken_back("tags", "warehouse_tags", no_tags),
+        **_taken_back("description", "warehouse_description", ""),
+        **_taken_back("tags", "warehouse_tags", []),
         # The warehouse's owner is a role (`warehouse_owner`), not one of `owners`.
         "owners": Case(
             When(from_dbt, then=Value([], output_field=models.JSONField())),
