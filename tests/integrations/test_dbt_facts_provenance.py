@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from catalog.models import DbtJob, DbtJobFact, DbtNode, DbtRun, DbtTest, DbtTestResult, Table
-from catalog.selectors import table_page
+from catalog.selectors.table_page import table_page
 from integrations.models import SyncRun
 from integrations.services import integration_create, integration_update
 from tests.integrations.test_sync_worker import run_sync
@@ -424,5 +424,151 @@ def test_only_live_jobs_are_stored_and_inactive_ones_cost_no_request_or_warning(
     assert not asked & inactive
     first_sync_calls = len(dbt_cloud.requests_to(r"/runs/$"))
     assert first_sync_calls < 10, first_sync_calls  # not one per job of 104
-    warnings = account.first_sync.warnings
-    assert not [w for w in warnings if "Retired job" in w or "Backfill" in w], warnings
+    # No warning per inactive job: one summary line at most.
+    about = [w for w in account.first_sync.warnings if "Retired job" in w or "Backfill" in w]
+    assert len(about) <= 1, about
+    assert all("101 jobs" in w for w in about), about
+
+
+# --- Matching scenarios (Deliver 3 and 5) ------------------------------------------------------
+
+
+def connect_one_job(dbt_cloud, manifest: dict, run_results: dict, name: str = "dbt prod"):
+    """An account with one scheduled build job whose run serves these artifacts."""
+    dbt_cloud.add_account(A.ACCOUNT, "Jaffle Analytics")
+    dbt_cloud.add_project(A.PROJECT, "jaffle_shop", A.ACCOUNT)
+    dbt_cloud.add_environment(A.PROD, A.PROJECT, "Production", "deployment", "production")
+    dbt_cloud.add_job(
+        A.NIGHTLY,
+        A.PROJECT,
+        A.PROD,
+        "Nightly build",
+        generate_docs=False,
+        run_generate_sources=False,
+    )
+    A.one_build_run(dbt_cloud, A.NIGHTLY_RUN, A.NIGHTLY, manifest, run_results)
+    return integration_create(
+        connector_key="dbt_cloud",
+        name=name,
+        config={
+            "account_id": A.ACCOUNT,
+            "access_url": dbt_cloud.url,
+            "token": dbt_cloud.state.token,
+        },
+    )
+
+
+def test_a_model_with_a_disabled_twin_is_enabled_matched_and_in_the_match_report(
+    worker, dbt_cloud, warehouse_config
+):
+    from tests.support.dbt_variants import CUSTOMERS, only_disabled, with_disabled_twin
+
+    gone = "model.jaffle_shop.stg_payments"
+    manifest = only_disabled(with_disabled_twin(artifact("manifest.json")), gone)
+    results = artifact("run_results.json")
+    results["results"] = [r for r in results["results"] if r["unique_id"] != gone]
+    warehouse = integration_create(
+        connector_key="postgres", name="jaffle_shop", config=warehouse_config
+    )
+    assert run_sync(warehouse, timeout=SYNC_TIMEOUT).status == SyncRun.Status.SUCCEEDED
+    dbt = connect_one_job(dbt_cloud, manifest, results)
+    SyncRun.objects.filter(integration=dbt).delete()  # no chained run: the warehouse came first
+    sync(dbt)
+    customers = node(CUSTOMERS)
+    assert (customers.removed, customers.match_status, customers.table.name) == (
+        False,
+        "matched",
+        "customers",
+    )
+    assert customers.description == MANIFEST["nodes"][CUSTOMERS]["description"]  # not the twin's
+    assert customers.materialized == "table"
+    assert not DbtNode.objects.filter(unique_id=gone, removed=False).exists()
+
+
+def test_each_version_of_a_versioned_model_matches_its_own_table_and_keeps_its_tests(
+    worker, dbt_cloud, warehouse, warehouse_config, pg_server
+):
+    from tests.support.dbt_variants import CUSTOMERS, versioned, versioned_results
+
+    with pg_server.connect(warehouse) as conn:  # dbt built both versions
+        for v in (1, 2):
+            conn.execute(
+                f"CREATE TABLE analytics.customers_v{v} AS SELECT * FROM analytics.customers"
+            )
+        conn.commit()
+    manifest = versioned(artifact("manifest.json"), tests_on=1)
+    results = versioned_results(artifact("run_results.json"))
+    wh = integration_create(connector_key="postgres", name="jaffle_shop", config=warehouse_config)
+    assert run_sync(wh, timeout=SYNC_TIMEOUT).status == SyncRun.Status.SUCCEEDED
+    dbt = connect_one_job(dbt_cloud, manifest, results)
+    SyncRun.objects.filter(integration=dbt).delete()
+    sync(dbt)
+    v1, v2 = node(f"{CUSTOMERS}.v1"), node(f"{CUSTOMERS}.v2")
+    assert (v1.match_status, v1.table.name, v1.version) == ("matched", "customers_v1", "1")
+    assert (v2.match_status, v2.table.name, v2.version) == ("matched", "customers_v2", "2")
+    assert v1.latest_version == v2.latest_version == "2"
+    own = DbtTest.objects.get(unique_id="test.jaffle_shop.unique_customers_customer_id.c5af1ff4b1")
+    assert (own.node_id, own.table_id) == (v1.pk, v1.table_id)
+    assert [name for name, _at in builders(v2.table)] == ["Nightly build"]
+
+
+@pytest.mark.skip(
+    reason="needs helper M's matching across warehouse integrations (issue 11, Deliver 3: "
+    "candidates from every warehouse, exact database name first, ambiguous when equal), "
+    "not committed yet: git log -- catalog/services/matching.py"
+)
+def test_with_two_warehouses_an_exact_database_name_wins_and_equal_ones_are_ambiguous(
+    worker, dbt_cloud, warehouse_config, pg_server
+):
+    second = pg_server.create_database("wh")
+    try:
+        pg_server.restore(second)
+        first_wh = integration_create(
+            connector_key="postgres", name="jaffle_shop", config=warehouse_config
+        )
+        second_wh = integration_create(
+            connector_key="postgres",
+            name="jaffle_shop copy",
+            config=pg_server.integration_config(second),
+        )
+        for wh in (first_wh, second_wh):  # the first one is synced first
+            assert run_sync(wh, timeout=SYNC_TIMEOUT).status == SyncRun.Status.SUCCEEDED
+        manifest = A.manifest_in_database(second)
+        dbt = connect_one_job(dbt_cloud, manifest, artifact("run_results.json"))
+        SyncRun.objects.filter(integration=dbt).delete()
+        sync(dbt)
+        for uid in BUILT:
+            n = node(uid)
+            assert (n.match_status, n.table.integration_id) == ("matched", second_wh.pk), uid
+        assert (
+            Table.objects.filter(integration=first_wh)
+            .exclude(description="")
+            .filter(description_source="dbt")
+            .count()
+            == 0
+        )
+
+        # dbt's database named neither: both fit equally, so neither is chosen.
+        dbt_cloud.add_run(
+            A.LATER_NIGHTLY_RUN,
+            A.NIGHTLY,
+            10,
+            steps=[
+                (A.CLONE_STEP, {}),
+                (
+                    A.step_name("dbt build"),
+                    {
+                        "manifest.json": artifact("manifest.json"),
+                        "run_results.json": artifact("run_results.json"),
+                    },
+                ),
+            ],
+        )
+        sync(dbt)
+        for uid in BUILT:
+            n = node(uid)
+            assert (n.match_status, n.table_id) == ("unmatched", None), uid
+            assert "ambiguous" in n.match_reason.lower(), (uid, n.match_reason)
+            assert first_wh.name in n.match_reason and second_wh.name in n.match_reason, uid
+    finally:
+        pg_server.drop_database(second)

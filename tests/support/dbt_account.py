@@ -27,8 +27,8 @@ sources.json, catalog.json, manifest metadata) are shifted to its own time.
     account = JaffleAccount(standin).build()
     account.add_later_nightly()   # a nightly run newer than the hourly one, all fixed
 
-Variants for matching (separate scenarios): `versioned_manifest()`, `disabled_twin_manifest()`,
-`manifest_in_database(name)`.
+For the matching scenarios: `manifest_in_database(name)` and `one_build_run`, beside
+tests/support/dbt_variants.py (disabled twins, versioned models).
 """
 
 from __future__ import annotations
@@ -517,70 +517,16 @@ def manifest_in_database(name: str, manifest: dict | None = None) -> dict:
     return manifest
 
 
-def disabled_twin_manifest() -> dict:
-    """`orders` enabled in `nodes`, and a twin of the same unique_id (a legacy file, disabled)
-    under `disabled`, as dbt writes when two files define one model and one is disabled;
-    plus `orders_legacy`, which exists only under `disabled`."""
-    manifest = artifact("manifest.json")
-    twin = copy.deepcopy(manifest["nodes"][ORDERS])
-    twin.update(
-        original_file_path="models/legacy/orders.sql",
-        path="legacy/orders.sql",
-        config={**twin["config"], "enabled": False},
-        compiled=False,
-        compiled_code=None,
+def one_build_run(
+    standin: Any, run_id: int, job_id: int, manifest: dict, run_results: dict
+) -> None:
+    """A finished run of `dbt build` serving these artifacts (for the matching scenarios)."""
+    standin.add_run(
+        run_id,
+        job_id,
+        10,
+        steps=[
+            (CLONE_STEP, {}),
+            (step_name("dbt build"), {"manifest.json": manifest, "run_results.json": run_results}),
+        ],
     )
-    legacy = copy.deepcopy(twin)
-    legacy.update(
-        unique_id="model.jaffle_shop.orders_legacy",
-        name="orders_legacy",
-        alias="orders_legacy",
-        fqn=["jaffle_shop", "legacy", "orders_legacy"],
-        relation_name='"warehouse"."analytics"."orders_legacy"',
-    )
-    manifest["disabled"] = {ORDERS: [twin], legacy["unique_id"]: [legacy]}
-    return manifest
-
-
-def versioned_manifest() -> dict:
-    """`customers` as a versioned model: v1 (alias customers_v1) and v2, the latest, built
-    as `customers`; the tests on customers attach to v2, one more (unique customer_id)
-    to v1."""
-    manifest = artifact("manifest.json")
-    base = manifest["nodes"].pop("model.jaffle_shop.customers")
-    versions = {}
-    for version, alias in ((1, "customers_v1"), (2, "customers")):
-        uid = f"model.jaffle_shop.customers.v{version}"
-        versions[uid] = {
-            **copy.deepcopy(base),
-            "unique_id": uid,
-            "alias": alias,
-            "version": version,
-            "latest_version": 2,
-            "fqn": ["jaffle_shop", "customers", f"v{version}"],
-            "relation_name": f'"warehouse"."analytics"."{alias}"',
-        }
-    manifest["nodes"].update(versions)
-    v1_test = None
-    for uid, node in list(manifest["nodes"].items()):
-        if node["resource_type"] != "test":
-            continue
-        if "model.jaffle_shop.customers" in node["depends_on"]["nodes"]:
-            node["depends_on"]["nodes"] = [
-                "model.jaffle_shop.customers.v2" if d == "model.jaffle_shop.customers" else d
-                for d in node["depends_on"]["nodes"]
-            ]
-            if node.get("attached_node") == "model.jaffle_shop.customers":
-                node["attached_node"] = "model.jaffle_shop.customers.v2"
-            if uid == "test.jaffle_shop.unique_customers_customer_id.c5af1ff4b1":
-                v1_test = copy.deepcopy(node)
-    v1_test.update(
-        unique_id="test.jaffle_shop.unique_customers_v1_customer_id.0b7f3e2a91",
-        name="unique_customers_v1_customer_id",
-        attached_node="model.jaffle_shop.customers.v1",
-    )
-    v1_test["depends_on"]["nodes"] = ["model.jaffle_shop.customers.v1"]
-    manifest["nodes"][v1_test["unique_id"]] = v1_test
-    for section in ("child_map", "parent_map"):
-        manifest[section].pop("model.jaffle_shop.customers", None)
-    return manifest
