@@ -19,7 +19,15 @@ from .models import (
     TableLineage,
 )
 
-READ_ONLY_SYNC_FIELDS = ("first_seen_run", "last_changed_run", "created_at", "updated_at")
+# The warehouse's own comment and tags are the sync's to write: dbt's are taken back to them.
+READ_ONLY_SYNC_FIELDS = (
+    "warehouse_description",
+    "warehouse_tags",
+    "first_seen_run",
+    "last_changed_run",
+    "created_at",
+    "updated_at",
+)
 
 
 @admin.register(Database)

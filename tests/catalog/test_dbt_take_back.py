@@ -385,3 +385,16 @@ def test_taking_back_an_integration_is_two_updates_and_counts_what_changed(
     assert [s.split()[0] for s in statements] == ["UPDATE", "UPDATE"]
     # orders and payments, with their three columns; customers is B's too.
     assert counts == {"tables": 2, "columns": 3}
+
+
+def test_django_admin_shows_the_warehouse_s_own_comment_without_letting_it_be_edited(
+    admin_client, warehouse
+):
+    sync(warehouse, shop())
+    dbt_wrote(table("orders"), description="From dbt")
+    url = reverse("admin:catalog_table_change", args=[table("orders").pk])
+
+    page = admin_client.get(url).content.decode()
+
+    assert "One row per order" in page
+    assert 'name="warehouse_description"' not in page and 'name="warehouse_tags"' not in page
