@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from .forms import CatalogEditForm
-from .models import Column, DbtExposure, DbtGroup, DbtJob, DbtNode, DbtTerm, Table
+from .models import Column, DbtExposure, DbtGroup, DbtNode, DbtTerm, Table
 from .selectors.table_page import table_page
 from .services import catalog_object_edit
 
@@ -174,14 +174,19 @@ def group_list(request: HttpRequest) -> HttpResponse:
 
 
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = DbtJob.objects.prefetch_related("runs", "builds").order_by("name")
-    return render(request, "catalog/jobs.html", {"jobs": jobs})
+    from .selectors.jobs import live_jobs
+
+    return render(request, "catalog/jobs.html", {"jobs": live_jobs()})
 
 
 def freshness_view(request: HttpRequest) -> HttpResponse:
-    sources = (
+    from .selectors.provenance import node_provenance
+
+    sources = list(
         DbtNode.objects.filter(resource_type="source", removed=False)
-        .select_related("table")
+        .select_related("table", "freshness_job", "freshness_run")
         .order_by("source_name", "name")
     )
+    for source in sources:
+        source.freshness_provenance = node_provenance(source, kinds=["freshness"])["freshness"]
     return render(request, "catalog/freshness.html", {"sources": sources})

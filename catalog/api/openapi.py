@@ -45,6 +45,144 @@ def _query(name: str, description: str, kind: str = "string") -> dict[str, Any]:
 PK = {"name": "pk", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable_ref(name: str) -> dict[str, Any]:
+    # OpenAPI 3.0: a $ref cannot carry `nullable` beside it; allOf can.
+    return {"allOf": [_ref(name)], "nullable": True}
+
+
+STRING, INTEGER, NUMBER = {"type": "string"}, {"type": "integer"}, {"type": "number"}
+TIME = {"type": "string", "format": "date-time", "nullable": True}
+JOB_REF = {
+    "type": "object",
+    "description": "A dbt Cloud job, by its dbt Cloud id",
+    "properties": {"id": INTEGER, "name": STRING},
+}
+RUN_REF = {
+    "type": "object",
+    "description": "A dbt Cloud run, by its dbt Cloud id, with its link",
+    "properties": {"id": INTEGER, "url": STRING},
+}
+PROVENANCE = {
+    "type": "object",
+    "description": "The run (and its job) that said this fact, and when that run finished",
+    "properties": {
+        "job": {**JOB_REF, "nullable": True},
+        "run": {**RUN_REF, "nullable": True},
+        "finished_at": TIME,
+    },
+}
+NODE_PROVENANCE = {
+    "type": "object",
+    "description": "Per kind of fact, where it came from; null: no run read has said it",
+    "properties": {
+        "definition": _nullable_ref("Provenance"),  # the newest manifest that has the node
+        "execution": _nullable_ref("Provenance"),  # the newest run that built it
+        "compiled": _nullable_ref("Provenance"),  # the newest run that compiled it
+        "catalog": _nullable_ref("Provenance"),  # the newest run whose catalog.json has it
+        "freshness": _nullable_ref("Provenance"),  # the newest run whose sources.json has it
+    },
+}
+DBT_NODE = {
+    "type": "object",
+    "properties": {
+        "unique_id": STRING,
+        "resource_type": {"type": "string", "enum": ["model", "seed", "snapshot", "source"]},
+        "version": {"type": "string", "nullable": True},
+        "latest_version": {"type": "string", "nullable": True},
+        "is_latest_version": {"type": "boolean"},
+        "url": STRING,
+        "materialized": STRING,
+        "access": STRING,
+        "group": {"type": "string", "nullable": True},
+        "contract_enforced": {"type": "boolean"},
+        "owner": STRING,
+        "compiled_code": STRING,
+        "executed_at": TIME,
+        "execution": {
+            "type": "object",
+            "nullable": True,
+            "description": "The build result; null when no run read built it",
+            "properties": {
+                "status": STRING,
+                "executed_at": TIME,
+                "execution_time": {"type": "number", "nullable": True},
+                "message": STRING,
+                "adapter_response": {"type": "object"},
+            },
+        },
+        "freshness": {"type": "string", "nullable": True, "description": "pass, warn or error"},
+        "freshness_check": {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "status": STRING,
+                "max_loaded_at": TIME,
+                "snapshotted_at": TIME,
+                "age_seconds": {"type": "number", "nullable": True},
+                "criteria": {"type": "object"},
+                "error": STRING,
+            },
+        },
+        "match_rule": STRING,
+        "provenance": _ref("NodeProvenance"),
+    },
+}
+BUILD = {
+    "type": "object",
+    "description": "A live job whose runs built the table (a test-only job never is one)",
+    "properties": {
+        "job": {**JOB_REF, "properties": {**JOB_REF["properties"], "url": STRING}},
+        "run": {**RUN_REF, "nullable": True, "description": "The run of its newest build"},
+        "last_built_at": TIME,
+    },
+}
+HISTORY_ROW = {
+    "type": "object",
+    "description": "A change of the test's outcome",
+    "properties": {
+        "status": STRING,
+        "failures": {"type": "integer", "nullable": True},
+        "message": STRING,
+        "executed_at": TIME,
+        "job": {**JOB_REF, "nullable": True},
+        "run": {**RUN_REF, "nullable": True},
+    },
+}
+TEST = {
+    "type": "object",
+    "properties": {
+        "unique_id": STRING,
+        "name": STRING,
+        "test_type": STRING,
+        "test_name": STRING,
+        "column": STRING,
+        "severity": STRING,
+        "status": {"type": "string", "description": '"" when no run read has executed it'},
+        "never_run": {"type": "boolean"},
+        "failures": {"type": "integer", "nullable": True},
+        "message": STRING,
+        "url": STRING,
+        "executed_at": TIME,
+        "provenance": {
+            "type": "object",
+            "properties": {
+                "definition": _nullable_ref("Provenance"),
+                "result": _nullable_ref("Provenance"),  # the newest run that executed it
+            },
+        },
+        "history": {
+            "type": "array",
+            "description": "The newest ten changes of outcome, newest first",
+            "items": _ref("TestHistoryRow"),
+        },
+    },
+}
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
@@ -79,7 +217,11 @@ def openapi_document() -> dict[str, Any]:
             ),
             "/tables/{pk}/": _get("A table by id", "Table", [PK]),
             "/tables/{pk}/columns/": _get("Its columns", "Columns", [PK]),
-            "/tables/{pk}/tests/": _get("Its dbt tests with status and history", "Tests", [PK]),
+            "/tables/{pk}/tests/": _get(
+                "Its dbt tests with status, where the result came from, and history",
+                "Tests",
+                [PK],
+            ),
             "/tables/{pk}/lineage/": _get(
                 "Upstream and downstream tables and exposures",
                 "Lineage",
@@ -152,7 +294,8 @@ def openapi_document() -> dict[str, Any]:
                         "row_estimate": {"type": "integer", "nullable": True},
                         "removed": {"type": "boolean"},
                         "failing_tests": {"type": "integer"},
-                        "dbt": {"type": "array", "items": {"type": "object"}},
+                        "dbt": {"type": "array", "items": _ref("DbtNode")},
+                        "jobs": {"type": "array", "items": _ref("Build")},
                         "links": {"type": "object"},
                     },
                 },
@@ -167,9 +310,15 @@ def openapi_document() -> dict[str, Any]:
                     "type": "object",
                     "properties": {
                         "table": {"type": "integer"},
-                        "tests": {"type": "array", "items": {"type": "object"}},
+                        "tests": {"type": "array", "items": _ref("Test")},
                     },
                 },
+                "Provenance": PROVENANCE,
+                "NodeProvenance": NODE_PROVENANCE,
+                "DbtNode": DBT_NODE,
+                "Build": BUILD,
+                "Test": TEST,
+                "TestHistoryRow": HISTORY_ROW,
                 "Lineage": {
                     "type": "object",
                     "properties": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 
 from ..models import Table
+from ..selectors.provenance import provenance_json
 from ..selectors.table_page import table_page
 from .auth import api_error, api_view
 from .openapi import openapi_document
@@ -93,28 +94,64 @@ def _table_json(page) -> dict:
         "last_altered": _iso(t.last_altered),
         "updated_at": _iso(t.updated_at),
         "failing_tests": page.failing,
-        "dbt": [
-            {
-                "unique_id": n.unique_id,
-                "resource_type": n.resource_type,
-                "url": n.url,
-                "materialized": n.materialized,
-                "access": n.access,
-                "group": n.group.name if n.group else None,
-                "contract_enforced": n.contract_enforced,
-                "owner": n.owner,
-                "compiled_code": n.compiled_code,
-                "executed_at": _iso(n.executed_at),
-                "freshness": n.freshness_status or None,
-                "match_rule": n.match_rule,
-            }
-            for n in page.nodes
-        ],
+        "dbt": [_node_json(n) for n in page.nodes],
+        "jobs": [b.as_json() for b in page.jobs],
         "links": {
             "columns": f"/api/v1/tables/{t.pk}/columns/",
             "tests": f"/api/v1/tables/{t.pk}/tests/",
             "lineage": f"/api/v1/tables/{t.pk}/lineage/",
         },
+    }
+
+
+def _node_json(n) -> dict:
+    return {
+        "unique_id": n.unique_id,
+        "resource_type": n.resource_type,
+        "version": n.version or None,
+        "latest_version": n.latest_version or None,
+        "is_latest_version": bool(n.version) and n.version == n.latest_version,
+        "url": n.url,
+        "materialized": n.materialized,
+        "access": n.access,
+        "group": n.group.name if n.group else None,
+        "contract_enforced": n.contract_enforced,
+        "owner": n.owner,
+        "compiled_code": n.compiled_code,
+        "executed_at": _iso(n.executed_at),
+        "execution": {
+            "status": n.execution_status,
+            "executed_at": _iso(n.executed_at),
+            "execution_time": n.execution_time,
+            "message": n.execution_message,
+            "adapter_response": n.adapter_response,
+        }
+        if n.provenance["execution"]
+        else None,
+        "freshness": n.freshness_status or None,
+        "freshness_check": {
+            "status": n.freshness_status,
+            "max_loaded_at": _iso(n.freshness_max_loaded_at),
+            "snapshotted_at": _iso(n.freshness_snapshotted_at),
+            "age_seconds": n.freshness_age_seconds,
+            "criteria": n.freshness_criteria,
+            "error": n.freshness_error,
+        }
+        if n.freshness_status
+        else None,
+        "match_rule": n.match_rule,
+        "provenance": provenance_json(n.provenance),
+    }
+
+
+def _history_json(h) -> dict:
+    return {
+        "status": h.status,
+        "failures": h.failures,
+        "message": h.message,
+        "executed_at": _iso(h.executed_at),
+        "job": {"id": h.job.dbt_id, "name": h.job.name} if h.job else None,
+        "run": {"id": h.run.dbt_id, "url": h.run.url} if h.run else None,
     }
 
 
@@ -164,7 +201,10 @@ def table_columns(request: HttpRequest, pk: int) -> JsonResponse:
                     "foreign_key": {"table": c.foreign_key.table_id, "column": c.foreign_key.name}
                     if c.foreign_key
                     else None,
-                    "tests": [{"name": t.name, "status": t.status} for t in c.dbt_tests],
+                    "tests": [
+                        {"name": t.name, "status": t.status, "never_run": not t.status}
+                        for t in c.dbt_tests
+                    ],
                 }
                 for c in page.columns
             ],
@@ -192,17 +232,10 @@ def table_tests(request: HttpRequest, pk: int) -> JsonResponse:
                     "failures": t.failures,
                     "message": t.message,
                     "url": t.url,
+                    "never_run": not t.status,
                     "executed_at": _iso(t.executed_at),
-                    "run": t.run.dbt_id if t.run else None,
-                    "job": t.job.name if t.job else None,
-                    "history": [
-                        {
-                            "status": h.status,
-                            "failures": h.failures,
-                            "executed_at": _iso(h.executed_at),
-                        }
-                        for h in t.recent_history
-                    ],
+                    "provenance": provenance_json(t.provenance),
+                    "history": [_history_json(h) for h in t.recent_history],
                 }
                 for t in page.tests
             ],

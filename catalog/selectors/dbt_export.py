@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from django.db.models import F
+
 from ..models import (
     DbtExposure,
     DbtGroup,
@@ -17,6 +19,7 @@ from ..models import (
     DbtTestResult,
     TableLineage,
 )
+from .provenance import builds_by_table, node_provenance, provenance_json, test_provenance
 
 
 def _iso(value) -> str | None:
@@ -35,14 +38,17 @@ def dbt_by_table(table_ids: list[int], table_paths: dict[int, str]) -> dict[int,
             "downstream": [],
         }
     )
-    jobs = {j.pk: j for j in DbtJob.objects.all()}
-    runs = dict(DbtRun.objects.values_list("pk", "dbt_id"))
+    jobs = {j.pk: j for j in DbtJob.objects.only("pk", "dbt_id", "name")}
+    runs = {r.pk: r for r in DbtRun.objects.only("pk", "dbt_id", "url", "finished_at")}
     groups = dict(DbtGroup.objects.values_list("pk", "unique_id"))
     for n in DbtNode.objects.filter(table_id__in=table_ids, removed=False).order_by("unique_id"):
         result[n.table_id]["nodes"].append(
             {
                 "unique_id": n.unique_id,
                 "resource_type": n.resource_type,
+                "version": n.version or None,
+                "latest_version": n.latest_version or None,
+                "is_latest_version": bool(n.version) and n.version == n.latest_version,
                 "url": n.url,
                 "materialized": n.materialized,
                 "access": n.access,
@@ -58,16 +64,20 @@ def dbt_by_table(table_ids: list[int], table_paths: dict[int, str]) -> dict[int,
                 "compiled_code": n.compiled_code,
                 "executed_at": _iso(n.executed_at),
                 "execution_status": n.execution_status,
-                "job": jobs[n.job_id].dbt_id if n.job_id in jobs else None,
-                "run": runs.get(n.run_id),
+                "execution_time": n.execution_time,
+                "execution_message": n.execution_message,
+                "adapter_response": n.adapter_response,
                 "loader": n.loader,
                 "freshness": {
                     "status": n.freshness_status,
                     "max_loaded_at": _iso(n.freshness_max_loaded_at),
+                    "snapshotted_at": _iso(n.freshness_snapshotted_at),
                     "age_seconds": n.freshness_age_seconds,
+                    "error": n.freshness_error,
                 }
                 if n.freshness_status
                 else None,
+                "provenance": provenance_json(node_provenance(n, jobs, runs)),
                 "match": {"status": n.match_status, "rule": n.match_rule},
                 "columns": n.columns,
                 "missing_columns": n.missing_columns,
@@ -78,13 +88,15 @@ def dbt_by_table(table_ids: list[int], table_paths: dict[int, str]) -> dict[int,
     history = defaultdict(list)
     for h in DbtTestResult.objects.filter(
         test__table_id__in=table_ids, test__removed=False
-    ).order_by("executed_at", "id"):
+    ).order_by(F("executed_at").asc(nulls_first=True), "id"):  # execution order, oldest first
+        job, run = jobs.get(h.job_id), runs.get(h.run_id)
         history[h.test_id].append(
             {
                 "status": h.status,
                 "failures": h.failures,
                 "message": h.message,
-                "run": runs.get(h.run_id),
+                "job": {"id": job.dbt_id, "name": job.name} if job else None,
+                "run": {"id": run.dbt_id, "url": run.url} if run else None,
                 "executed_at": _iso(h.executed_at),
             }
         )
@@ -104,17 +116,14 @@ def dbt_by_table(table_ids: list[int], table_paths: dict[int, str]) -> dict[int,
                 "tags": t.tags,
                 "description": t.description,
                 "compiled_code": t.compiled_code,
-                "job": jobs[t.job_id].dbt_id if t.job_id in jobs else None,
-                "run": runs.get(t.run_id),
+                "never_run": not t.status,
                 "executed_at": _iso(t.executed_at),
+                "provenance": provenance_json(test_provenance(t, jobs, runs)),
                 "history": history[t.pk],
             }
         )
-    for job_id, table_id in DbtJob.builds.through.objects.filter(
-        table_id__in=table_ids
-    ).values_list("dbtjob_id", "table_id"):
-        job = jobs[job_id]
-        result[table_id]["jobs"].append({"id": job.dbt_id, "name": job.name, "url": job.url})
+    for table_id, builds in builds_by_table(table_ids=table_ids).items():
+        result[table_id]["jobs"] = [b.as_json() for b in builds]
     for model, key, shape in (
         (
             DbtExposure,
@@ -151,6 +160,24 @@ def dbt_by_table(table_ids: list[int], table_paths: dict[int, str]) -> dict[int,
     return result
 
 
+def _job_json(j: DbtJob, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": j.dbt_id,
+        "name": j.name,
+        "url": j.url,
+        "state": j.state,
+        "triggers": j.triggers,
+        "project": j.project_name,
+        "environment": j.environment_name,
+        "deployment_type": j.deployment_type,
+        "job_type": j.job_type,
+        "schedule": j.schedule_cron,
+        "generates_docs": j.generate_docs,
+        "runs_freshness": j.run_generate_sources,
+        "runs": runs,
+    }
+
+
 def dbt_integration_export(integration, table_paths: dict[int, str]) -> dict[str, Any]:
     runs = defaultdict(list)
     for r in DbtRun.objects.filter(integration=integration).order_by("-finished_at"):
@@ -168,23 +195,11 @@ def dbt_integration_export(integration, table_paths: dict[int, str]) -> dict[str
                 "ingested": r.ingested_at is not None,
             }
         )
+    jobs = list(DbtJob.objects.filter(integration=integration))
     return {
-        "jobs": [
-            {
-                "id": j.dbt_id,
-                "name": j.name,
-                "url": j.url,
-                "project": j.project_name,
-                "environment": j.environment_name,
-                "deployment_type": j.deployment_type,
-                "job_type": j.job_type,
-                "schedule": j.schedule_cron,
-                "generates_docs": j.generate_docs,
-                "runs_freshness": j.run_generate_sources,
-                "runs": runs[j.pk],
-            }
-            for j in DbtJob.objects.filter(integration=integration)
-        ],
+        # Live jobs only; a removed job's runs stay under `removed_jobs`, since history names them.
+        "jobs": [_job_json(j, runs[j.pk]) for j in jobs if not j.removed],
+        "removed_jobs": [_job_json(j, runs[j.pk]) for j in jobs if j.removed],
         "match_report": [
             {
                 "unique_id": n.unique_id,

@@ -6,24 +6,29 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Q
+from django.db.models import F, Q
 
 from ..models import (
     Column,
     DbtExposure,
-    DbtJob,
     DbtNode,
-    DbtRun,
     DbtTerm,
     DbtTest,
     DbtTestResult,
     EditRecord,
     Table,
 )
+from .provenance import (
+    NODE_RELATED,
+    TEST_RELATED,
+    Build,
+    node_provenance,
+    table_builds,
+    test_provenance,
+)
 
 FAILING = ("fail", "error")
-HISTORY_PER_TEST = 10
-RUNS_PER_JOB = 5
+HISTORY_PER_TEST = 10  # the newest changes of outcome, newest first
 
 
 @dataclass
@@ -33,7 +38,7 @@ class TablePage:
     nodes: list[DbtNode]
     tests: list[DbtTest]
     tests_by_column: dict[str, list[DbtTest]]
-    jobs: list[DbtJob]
+    jobs: list[Build]
     exposures: list[DbtExposure]
     terms: list[DbtTerm]
     edits: list[EditRecord]
@@ -53,19 +58,22 @@ def table_page(*, pk: int) -> TablePage:
     )
     nodes = list(
         DbtNode.objects.filter(table=table, removed=False)
-        .select_related("group", "job", "run", "integration")
+        .select_related("group", "integration", *NODE_RELATED)
         .order_by("resource_type", "unique_id")
     )
+    for node in nodes:
+        node.provenance = node_provenance(node)
     tests = list(
         DbtTest.objects.filter(table=table, removed=False)
-        .select_related("job", "run")
+        .select_related(*TEST_RELATED)
         .order_by("column_name", "name")
     )
     history = defaultdict(list)
+    # Execution order, newest first; a row without a time (never expected) sorts last.
     for result in (
         DbtTestResult.objects.filter(test__table=table, test__removed=False)
-        .select_related("run")
-        .order_by("-executed_at", "-id")
+        .select_related("job", "run")
+        .order_by(F("executed_at").desc(nulls_last=True), "-id")
     ):
         if len(history[result.test_id]) < HISTORY_PER_TEST:
             history[result.test_id].append(result)
@@ -73,16 +81,11 @@ def table_page(*, pk: int) -> TablePage:
     lowered = {c.name.lower(): c.name for c in columns}
     for test in tests:
         test.recent_history = history[test.pk]
+        test.provenance = test_provenance(test)
         tests_by_column[lowered.get(test.column_name.lower(), test.column_name)].append(test)
     for column in columns:
         column.dbt_tests = tests_by_column.get(column.name, [])
-    jobs = list(DbtJob.objects.filter(builds=table).order_by("name"))
-    runs = defaultdict(list)
-    for run in DbtRun.objects.filter(job__in=jobs).order_by("-finished_at", "-dbt_id"):
-        if len(runs[run.job_id]) < RUNS_PER_JOB:
-            runs[run.job_id].append(run)
-    for job in jobs:
-        job.recent_runs = runs[job.pk]
+    jobs = table_builds(table=table)
     edits = list(
         EditRecord.objects.filter(Q(table=table) | Q(column__table=table))
         .select_related("user", "column")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -46,6 +48,12 @@ def test_snapshot_page_shows_the_failing_test_badge_and_history(analyst_client, 
     assert 'id="failing-badge"' in body and "1 failing test" in body
     assert 'data-test="not_null_raw_orders_snapshot_dbt_valid_to"' in body
     assert "Got 99 results, configured to fail if != 0" in body
+    # The history names the job and links the run that failed it.
+    failing = re.search(
+        r'data-test="not_null_raw_orders_snapshot_dbt_valid_to".*?</details>', body, re.S
+    ).group(0)
+    assert 'data-history-status="fail"' in failing and "Prod nightly" in failing
+    assert 'href="https://ab123.us1.dbt.com/runs/9001/"' in failing
 
 
 @pytest.mark.parametrize("extra_runs", [0, 3])
@@ -65,8 +73,9 @@ def test_table_page_runs_a_fixed_number_of_queries(
         analyst_client.get(url)
 
 
-# Session and user (2), permissions (2), the page's selectors (12), lineage (4 per depth level + labels).
-TABLE_PAGE_QUERIES = 21
+# Session and user (2), permissions (2), the page's selectors (11: "Jobs that build it" is one
+# query over each job's build facts), lineage (4 per depth level + labels).
+TABLE_PAGE_QUERIES = 20
 
 
 def test_an_analyst_edits_a_column_and_the_next_dbt_sync_keeps_it(analyst_client, jaffle_catalog):
