@@ -25,6 +25,7 @@ from ...models import (
     TableLineage,
 )
 from ..bulk import bulk_update_rows
+from ..dbt_take_back import take_back
 from ..matching import TableIndex, match_columns
 from . import job_facts
 from .upsert import Counts
@@ -86,6 +87,7 @@ def derive(integration, counts: Counts) -> None:
         .order_by()
         .values(*NODE_FIELDS)
     )
+    matched_before = _matched_before(integration)
     by_table: dict[int, list[dict]] = defaultdict(list)
     for node in nodes:
         result = index.match(
@@ -101,8 +103,9 @@ def derive(integration, counts: Counts) -> None:
             by_table[result.table_id].append(node)
         else:
             node["columns"] = None  # only a matched node's columns are read again
-    _enrich(by_table, dbt_wins, index, counts)
+    lost_columns = _enrich(by_table, dbt_wins, index, counts)
     _write_matches(nodes, counts)
+    _take_back(integration, matched_before - set(by_table), lost_columns, counts)
     by_uid = {n["unique_id"]: n for n in nodes}
     _lineage(integration, nodes, by_uid, counts)
     _links(integration, by_uid, counts)
@@ -110,6 +113,35 @@ def derive(integration, counts: Counts) -> None:
     for n in nodes:
         m[n["_match"].status] += 1
     counts.kinds["match_report"] = dict(m)
+
+
+def _matched_before(integration) -> set[int]:
+    """The tables this integration's nodes (live or removed since) were matched to; the
+    removed nodes let go of theirs now."""
+    rows = list(
+        DbtNode.objects.filter(integration=integration, table_id__isnull=False)
+        .order_by()
+        .values_list("id", "table_id", "removed")
+    )
+    gone = [pk for pk, _table, removed in rows if removed]
+    if gone:
+        DbtNode.objects.filter(pk__in=gone).update(table_id=None, match_status="")
+    return {table for _pk, table, _removed in rows}
+
+
+def _take_back(integration, tables: set[int], columns: list[int], counts: Counts) -> None:
+    """dbt's values come off the tables no node of this integration is matched to any more
+    (unless another dbt integration's node is) and off columns no node documents now."""
+    if not tables and not columns:
+        return
+    others = (
+        DbtNode.objects.filter(table_id__in=tables, removed=False)
+        .exclude(integration=integration)
+        .values("table_id")
+    )
+    taken = take_back(table_ids=tables, column_ids=columns, keep_tables=others)
+    counts.add("table_enriched", "removed", taken["tables"])
+    counts.add("column_enriched", "removed", taken["columns"])
 
 
 def _rows_by_id(model, ids: list[int], fields: tuple[str, ...]) -> dict[int, dict]:
@@ -132,14 +164,15 @@ def _columns_of(table_ids: list[int]) -> dict[int, list[dict]]:
 
 def _enrich(
     by_table: dict[int, list[dict]], dbt_wins: bool, index: TableIndex, counts: Counts
-) -> None:
+) -> list[int]:
     """Per matched table: pair its nodes' documented columns with the warehouse's (for the
     match report), then put descriptions, tags and owners from dbt onto the table and those
     columns. A table's nodes and warehouse columns are let go of once it is done: holding
-    every node's columns and every warehouse column to the end made this the sync's peak."""
+    every node's columns and every warehouse column to the end made this the sync's peak.
+    Returns the columns holding dbt's values that no node documents any more."""
     table_rows = _rows_by_id(Table, list(by_table), TABLE_DBT_FIELDS)
     columns_by_table = _columns_of(list(by_table))
-    table_updates, column_updates = [], []
+    table_updates, column_updates, undocumented = [], [], []
     for table_id, table_nodes in by_table.items():
         table_nodes.sort(key=lambda n: (NODE_PRECEDENCE.get(n["resource_type"], 9), n["unique_id"]))
         present = columns_by_table.pop(table_id, [])
@@ -169,6 +202,12 @@ def _enrich(
         for name, (col_description, col_tags) in wanted.items():
             if _take_dbt_values(columns[name], col_description, col_tags, None, dbt_wins):
                 column_updates.append(columns[name])
+        undocumented += [
+            c["id"]
+            for name, c in columns.items()
+            if name not in wanted
+            and DescriptionSource.DBT in (c["description_source"], c["tags_source"])
+        ]
     now = timezone.now()
     for model, rows, fields, kind in (
         (Table, table_updates, TABLE_DBT_FIELDS, "table"),
@@ -178,6 +217,7 @@ def _enrich(
             row["updated_at"] = now
         bulk_update_rows(model, rows, [*fields, "updated_at"])
         counts.add(f"{kind}_enriched", "updated", len(rows))
+    return undocumented
 
 
 def _write_matches(nodes: list[dict], counts: Counts) -> None:
