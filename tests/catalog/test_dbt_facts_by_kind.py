@@ -241,3 +241,21 @@ def test_a_column_no_longer_documented_loses_dbts_description_but_keeps_a_person
         "Written by a person",
         DescriptionSource.USER,
     )
+
+
+def test_a_job_read_again_after_a_pause_has_its_newest_run_read_whole_again(dbt):
+    from integrations.connectors.dbt_records import SyncState
+
+    apply(
+        dbt,
+        [
+            *both_jobs(),
+            *nightly(),
+            *hourly(),
+            SyncState({"ingested_runs": {str(NIGHTLY): 9001, str(HOURLY): 9100}}),
+        ],
+    )
+    apply(dbt, [job(HOURLY), SyncState({"ingested_runs": {str(NIGHTLY): 9001, str(HOURLY): 9100}})])
+    dbt.refresh_from_db()
+    # The nightly job's facts went with it: the walk must not skip its run 9001 next time.
+    assert dbt.sync_state["ingested_runs"] == {str(HOURLY): 9100}

@@ -58,10 +58,21 @@ def dbt_apply(
         _orphaned_projects(integration, counts)
     job_facts.show(integration, touched, counts)
     derive(integration, counts)
+    if state is not None:
+        state = _forget_jobs_not_read(state, jobs)
     if state is not None and state != integration.sync_state:
         integration.sync_state = state
         type(integration).objects.filter(pk=integration.pk).update(sync_state=state)
     return counts.kinds
+
+
+def _forget_jobs_not_read(state: dict, jobs: dict) -> dict:
+    """A job not read now lost its facts: should it be read again, its newest run is read
+    whole again, even if it was ingested before."""
+    ingested = state.get("ingested_runs")
+    if not isinstance(ingested, dict):
+        return state
+    return {**state, "ingested_runs": {k: v for k, v in ingested.items() if int(k) in jobs}}
 
 
 def _ingest(integration, artifacts, outcomes, jobs, runs, counts: Counts, warn) -> set[str]:
