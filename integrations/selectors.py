@@ -149,7 +149,7 @@ def dbt_overview(integration: Integration) -> dict:
     runs: dict[int, list] = {}
     for run in DbtRun.objects.filter(integration=integration).order_by("-finished_at")[:200]:
         runs.setdefault(run.job_id, []).append(run)
-    jobs = list(DbtJob.objects.filter(integration=integration))
+    jobs = list(DbtJob.objects.filter(integration=integration, removed=False))
     for job in jobs:
         job.recent_runs = runs.get(job.pk, [])[:5]
     report = list(

@@ -815,6 +815,8 @@ class _Parser:
                     ),
                     executed_at=node.executed_at if status else None,
                     provenance=self.provenance,
+                    # Checked when this run built the node: only then does it say anything.
+                    executed=bool(status) and node.executed,
                 )
             )
         return tests

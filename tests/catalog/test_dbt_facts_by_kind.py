@@ -259,3 +259,11 @@ def test_a_job_read_again_after_a_pause_has_its_newest_run_read_whole_again(dbt)
     dbt.refresh_from_db()
     # The nightly job's facts went with it: the walk must not skip its run 9001 next time.
     assert dbt.sync_state["ingested_runs"] == {str(HOURLY): 9100}
+
+
+def test_an_enforced_constraint_is_checked_by_the_run_that_built_its_model(dbt):
+    uid = "constraint.model.jaffle_shop.dim_dates.date_day.not_null"
+    apply(dbt, [*both_jobs(), *nightly(), *hourly()])
+    check = DbtTest.objects.select_related("result_run").get(unique_id=uid)
+    # The nightly build built dim_dates; the newer test-only run did not, and says nothing.
+    assert (check.status, check.result_run.dbt_id) == ("pass", 9001)
