@@ -80,6 +80,21 @@ SOURCE_CALL = re.compile(r"""\bsource\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"
 WARNINGS_PER_KIND = 10
 MESSAGE_EXCERPT = 200
 # The manifest sections the parser keeps whole: small next to nodes and sources.
+SCHEMA_VERSION = re.compile(r"/v(?P<version>\d+)\.json$")
+# The newest schema of each artifact this reader knows (dbt 1.8 to 1.10 and Fusion).
+NEWEST_SCHEMA = {"manifest.json": 12, "run_results.json": 6, "sources.json": 3, "catalog.json": 1}
+RESULT_STATUSES = {
+    "success",
+    "error",
+    "skipped",
+    "pass",
+    "fail",
+    "warn",
+    "runtime error",
+    "no-op",
+    "partial success",
+}
+FRESHNESS_STATUSES = {"pass", "warn", "error", "runtime error"}
 WHOLE_SECTIONS = ("metadata", "groups", "exposures", "metrics", "semantic_models")
 # What deciding which nodes and sources count needs of each, before reading them whole.
 STREAMED_SECTIONS = ("nodes", "sources")
@@ -438,6 +453,12 @@ class _Parser:
             self.group_ids.setdefault(key, uid)
             self.group_ids.setdefault(("", key[1]), uid)
 
+        self.documents = {
+            "manifest.json": self.manifest.whole,
+            "run_results.json": _dict(run_results),
+            "sources.json": _dict(sources),
+            "catalog.json": _dict(catalog),
+        }
         self.results = _index(_dict(run_results).get("results"))
         self.freshness = _index(_dict(sources).get("results"))
         self.catalog = {**_dict(catalog.get("nodes")), **_dict(catalog.get("sources"))}
@@ -608,16 +629,48 @@ class _Parser:
             return ""
         return uid
 
+    def _check_versions(self, artifacts: dict[str, dict]) -> None:
+        """A schema newer than the ones this reader was written for is read as the newest
+        known, and said: fields it renamed would otherwise vanish without a word."""
+        for name, document in artifacts.items():
+            if not document:
+                continue
+            declared = _str(_dict(document.get("metadata")).get("dbt_schema_version"))
+            found = SCHEMA_VERSION.search(declared)
+            newest = NEWEST_SCHEMA[name]
+            if found and int(found["version"]) > newest:
+                self._warn(
+                    "schema",
+                    f"{name} is schema v{found['version']}, newer than the v{newest} this "
+                    f"catalog reads: it is read as v{newest}, and what that version lacks is "
+                    "not shown.",
+                )
+
     def _check_results(self) -> None:
+        self._check_versions(self.documents)
         known = self.manifest.known
         for uid, result in self.results.items():
+            status = _str(result.get("status"))
+            if status and status not in RESULT_STATUSES:
+                self._warn(
+                    "status",
+                    f"run_results.json reports status {status!r} for {uid}, which this catalog "
+                    "does not know; it is shown as given.",
+                )
             if uid not in known:
                 self._warn(
                     "run_results",
                     f"run_results.json reports {uid} ({_str(result.get('status')) or 'no status'}),"
                     " which is not in the manifest.",
                 )
-        for uid in self.freshness:
+        for uid, result in self.freshness.items():
+            status = _str(result.get("status"))
+            if status not in FRESHNESS_STATUSES:
+                self._warn(
+                    "status",
+                    f"sources.json reports freshness {status or 'without a status'!r} for "
+                    f"{uid}, which this catalog does not know; it is shown as given.",
+                )
             if uid not in self.relations:
                 self._warn(
                     "sources",

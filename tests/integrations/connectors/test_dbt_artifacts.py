@@ -836,3 +836,46 @@ def test_a_manifest_file_that_is_no_json_object_is_a_connector_error(raw, reason
     path.write_bytes(raw)
     with pytest.raises(ConnectorError, match=reason):
         parse_file(path, {})
+
+
+# -- shapes this reader does not know are said, not swallowed -----------------------------
+
+
+def test_a_newer_artifact_schema_is_read_and_said(jaffle):
+    manifest = copy.deepcopy(jaffle["manifest"])
+    manifest["metadata"]["dbt_schema_version"] = "https://schemas.getdbt.com/dbt/manifest/v13.json"
+    run_results = copy.deepcopy(jaffle["run_results"])
+    run_results["metadata"]["dbt_schema_version"] = (
+        "https://schemas.getdbt.com/dbt/run-results/v6.json"
+    )
+    parsed = parse(jaffle, manifest=manifest, run_results=run_results)
+    said = [w for w in parsed.warnings if "schema v" in w]
+    assert said == [
+        "manifest.json is schema v13, newer than the v12 this catalog reads: it is read as "
+        "v12, and what that version lacks is not shown."
+    ]
+    assert parsed.nodes  # still read
+
+
+def test_unknown_statuses_are_shown_as_given_with_a_warning(jaffle):
+    run_results = copy.deepcopy(jaffle["run_results"])
+    run_results["results"][0]["status"] = "reused"
+    sources = copy.deepcopy(jaffle["sources"])
+    sources["results"][0]["status"] = "stale"
+    parsed = parse(jaffle, run_results=run_results, sources=sources)
+    uid = run_results["results"][0]["unique_id"]
+    assert any(f"'reused' for {uid}" in w for w in parsed.warnings)
+    assert any("'stale'" in w and sources["results"][0]["unique_id"] in w for w in parsed.warnings)
+    node = next((n for n in parsed.nodes if n.unique_id == uid), None)
+    test = next((t for t in parsed.tests if t.unique_id == uid), None)
+    assert (node.execution_status if node else test.status) == "reused"
+
+
+def test_a_result_without_a_status_is_not_taken_for_one(jaffle):
+    run_results = copy.deepcopy(jaffle["run_results"])
+    result = next(r for r in run_results["results"] if r["unique_id"].startswith("model."))
+    del result["status"]
+    parsed = parse(jaffle, run_results=run_results)
+    node = next(n for n in parsed.nodes if n.unique_id == result["unique_id"])
+    assert not node.executed
+    assert any("without a status" in w and result["unique_id"] in w for w in parsed.warnings)
