@@ -74,7 +74,10 @@ def test_clicking_javascript_run_job_and_node_links_runs_nothing(
     assert set(page.evaluate(LINK_SCHEMES)) <= {"http:", "https:"}
 
     click_and_settle(page, page.locator("#dbt-model").get_by_text("Open customers in dbt Cloud"))
-    click_and_settle(page, page.locator("#dbt-model").get_by_text("#9001"))
+    run_links = page.locator("#dbt-model").get_by_text("#9001")  # one per kind of fact
+    expect(run_links).to_have_count(4)
+    for i in range(4):
+        click_and_settle(page, run_links.nth(i))
     click_and_settle(page, page.locator("#jobs").get_by_text("Prod nightly"))
     click_and_settle(page, page.locator("#jobs").get_by_text("#9001"))
     click_and_settle(page, page.locator("#tests tbody tr").first.locator("td").first)
