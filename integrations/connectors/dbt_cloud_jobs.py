@@ -91,14 +91,21 @@ class JobRuns:
     seen: list[dict[str, Any]] = field(default_factory=list)  # status 10/20, newest first
     recent: bool | None = None  # a run finished within the window; None: not known yet
     done: bool = False
+    # Its newest run is known to be older than the window: a walk would stop before it.
+    old: bool = False
 
     def __post_init__(self) -> None:
         self.triggers = triggers_on(self.job)
         if self.job.get(HINT, False) is None:  # asked for, and the job never completed a run
             self.recent, self.done = False, True
-        elif hinted_state(self.job, self.since) == INACTIVE:
+            return
+        if hinted_state(self.job, self.since) == INACTIVE:
             self.recent = False
             self.done = not self.explicit  # an explicit one still needs its newest run
+        finished = parse_time((self.job.get(HINT) or {}).get("finished_at"))
+        self.old = self.recent is False or (
+            finished is not None and finished < self.since - HINT_MARGIN
+        )
 
     @property
     def id(self) -> int:
@@ -188,9 +195,9 @@ class RunFinder:
         }
         by_environment: dict[Any, list[JobRuns]] = defaultdict(list)
         for job_runs in found.values():
-            # A job known to be inactive but named by the integration: its own call finds
-            # its newest run sooner than a walk through the window.
-            if not job_runs.done and job_runs.recent is not False:
+            # A job whose newest run is older than the window (a rarely scheduled one, an
+            # inactive one the integration names): its own call finds it sooner.
+            if not job_runs.done and not job_runs.old:
                 by_environment[job_runs.job.get("environment_id")].append(job_runs)
         for environment_id, group in by_environment.items():
             if environment_id is not None:

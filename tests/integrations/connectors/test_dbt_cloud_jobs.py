@@ -275,7 +275,7 @@ def test_a_busy_environment_is_paged_only_to_the_window_then_a_rare_job_gets_its
     dbt_cloud.state.ignored_related = {"most_recent_completed_run"}
     dbt_cloud.add_job(7005, PROJECT, PROD, "Hourly tests", execute_steps=["dbt test"])
     for n in range(250):
-        dbt_cloud.add_run(80_000 + n, 7005, 10, finished_at=ago(hours=4 * n + 3), steps=[])
+        dbt_cloud.add_run(80_249 - n, 7005, 10, finished_at=ago(hours=4 * n + 3), steps=[])
     dbt_cloud.add_job(7006, PROJECT, PROD, "Quarterly", cron="0 5 1 */3 *")
     dbt_cloud.add_jaffle_shop_run(601, 7006, 10, finished_at=ago(days=50))
 
@@ -295,17 +295,37 @@ def test_a_busy_environment_is_paged_only_to_the_window_then_a_rare_job_gets_its
     assert not any(str(DEACTIVATED + 1) in str(r["query"]) for r in synced.requests)
 
 
+def test_a_scheduled_job_last_run_before_the_window_gets_its_own_call_and_no_long_walk(
+    dbt_cloud,
+):
+    account(dbt_cloud, deactivated=10)
+    dbt_cloud.add_job(7005, PROJECT, PROD, "Hourly tests", execute_steps=["dbt test"])
+    for n in range(250):
+        dbt_cloud.add_run(80_249 - n, 7005, 10, finished_at=ago(hours=4 * n + 3), steps=[])
+    dbt_cloud.add_jaffle_shop_run(85_000, 7005, 10, finished_at=ago(hours=2))
+    dbt_cloud.add_job(7006, PROJECT, PROD, "Quarterly", cron="0 5 1 */3 *")
+    dbt_cloud.add_jaffle_shop_run(601, 7006, 10, finished_at=ago(days=50))
+
+    synced = Synced(dbt_cloud, config_for(dbt_cloud))
+
+    # The jobs list says Quarterly last completed 50 days ago: one call of its own, and the
+    # walk of Production stops at its first page.
+    assert [r["query"]["offset"] for r in synced.walks()] == [["0"]]
+    assert [r["query"]["job_definition_id"] for r in synced.per_job_calls()] == [["7006"]]
+    assert synced.jobs[7006].state == "scheduled" and {601, 85_000} <= set(synced.runs)
+
+
 def test_the_walk_stops_at_the_first_page_once_every_job_has_its_newest_run(dbt_cloud):
     account(dbt_cloud, deactivated=10)
     dbt_cloud.add_job(7005, PROJECT, PROD, "Hourly tests", execute_steps=["dbt test"])
     for n in range(250):
-        dbt_cloud.add_run(80_000 + n, 7005, 10, finished_at=ago(hours=4 * n + 3), steps=[])
-    dbt_cloud.add_jaffle_shop_run(701, 7005, 10, finished_at=ago(hours=2))
+        dbt_cloud.add_run(80_249 - n, 7005, 10, finished_at=ago(hours=4 * n + 3), steps=[])
+    dbt_cloud.add_jaffle_shop_run(85_000, 7005, 10, finished_at=ago(hours=2))
 
     synced = Synced(dbt_cloud, config_for(dbt_cloud))
 
     assert [r["query"]["offset"] for r in synced.runs_lists()] == [["0"]]
-    assert synced.runs[701].job_id == 7005
+    assert synced.runs[85_000].job_id == 7005
 
 
 def test_the_job_picker_shows_each_jobs_state(standin):
