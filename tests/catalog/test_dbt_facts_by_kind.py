@@ -141,6 +141,11 @@ def test_compiled_code_comes_from_the_run_that_compiled_it(dbt):
     # The test job compiled its tests, not the model: the model's code stays the nightly's.
     failing = DbtTest.objects.get(unique_id=FAILING)
     assert failing.compiled_code
+    # A test the hourly job did not select keeps the code the nightly build compiled.
+    ran = {*checks_on(ON_ORDERS, artifact("manifest.json")), FAILING}
+    manifest = artifact("manifest.json")
+    for test in DbtTest.objects.filter(test_type="generic").exclude(unique_id__in=ran):
+        assert test.compiled_code == manifest["nodes"][test.unique_id]["compiled_code"]
 
 
 def test_a_newer_nightly_run_takes_over_what_it_carries(dbt):

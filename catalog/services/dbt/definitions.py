@@ -14,8 +14,16 @@ from ...models import DbtExposure, DbtGroup, DbtNode, DbtTerm, DbtTest
 from .upsert import Counts, jsonable, upsert
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
-# A test's own result fields: job_facts.py fills them from the run that executed it.
-TEST_RESULT_FIELDS = ("status", "failures", "message", "executed_at", "provenance", "executed")
+# A test's result and compiled code: job_facts.py fills them from the runs that produced them.
+TEST_RESULT_FIELDS = (
+    "status",
+    "failures",
+    "message",
+    "executed_at",
+    "provenance",
+    "executed",
+    "compiled_code",
+)
 
 
 def newest_manifests(artifacts) -> dict[Any, Any]:
@@ -75,7 +83,6 @@ def store(integration, artifacts, jobs: dict, runs: dict, counts: Counts, warn) 
     )
     for values in [*nodes.values(), *terms.values()]:
         values["group_id"] = group_ids.get(values.pop("group_unique_id") or "")
-    _keep_compiled_tests(integration, tests)
     before = _alive(integration, (DbtNode, DbtTest), projects)
     for model, desired, kind in ((DbtNode, nodes, "node"), (DbtTest, tests, "test")):
         upsert(
@@ -110,20 +117,6 @@ def _alive(integration, models, projects: set) -> set[str]:
             ).values_list("unique_id", flat=True)
         )
     return found
-
-
-def _keep_compiled_tests(integration, tests: dict[str, dict]) -> None:
-    """A manifest holds compiled code only for what its command compiled: a test the newest
-    run did not select keeps the code an earlier run compiled."""
-    blank = [uid for uid, values in tests.items() if not values.get("compiled_code")]
-    if not blank:
-        return
-    for uid, code in (
-        DbtTest.objects.filter(integration=integration, unique_id__in=blank)
-        .exclude(compiled_code="")
-        .values_list("unique_id", "compiled_code")
-    ):
-        tests[uid]["compiled_code"] = code
 
 
 def _cutter(warn: Callable[[str], None]) -> Callable[[dict, str], dict]:

@@ -135,7 +135,7 @@ def record(read: dict[str, list[Outcome]], test_ids: dict[str, int], counts: Cou
                     )
                 )
             last = o
-    DbtTestResult.objects.bulk_create(to_create, batch_size=1000)
+    DbtTestResult.objects.bulk_create(to_create)
     if to_delete:
         DbtTestResult.objects.filter(pk__in=to_delete).delete()
     counts.add("test_result", "created", len(to_create))

@@ -138,6 +138,8 @@ def observed_facts(artifacts, outcomes, jobs: dict, runs: dict) -> dict[tuple, O
         for t in a.tests:
             if t.executed:
                 put(p, TEST, t.unique_id, t.executed_at, _outcome_values(t))
+            if t.compiled_code:
+                put(p, COMPILED, t.unique_id, None, {"compiled_code": t.compiled_code})
     for o in outcomes:
         for t in o.outcomes:
             if t.status:
@@ -184,7 +186,7 @@ def store(integration, observed: dict[tuple, Observed], counts: Counts) -> set[s
         else:
             continue
         touched.add(uid)
-    DbtJobFact.objects.bulk_create(to_create, batch_size=1000)
+    DbtJobFact.objects.bulk_create(to_create)
     bulk_update_rows(DbtJobFact, to_update, ["run_id", "finished_at", "executed_at", "values"])
     counts.add("job_fact", "created", len(to_create))
     counts.add("job_fact", "updated", len(to_update))
@@ -253,7 +255,11 @@ def node_fields(facts: dict, uid: str) -> dict[str, Any]:
 
 
 def test_fields(facts: dict, uid: str) -> dict[str, Any]:
-    return _fields(TEST, facts.get((TEST, uid)), TEST_FIELDS)
+    compiled = facts.get((COMPILED, uid))
+    return {
+        **_fields(TEST, facts.get((TEST, uid)), TEST_FIELDS),
+        "compiled_code": (compiled["values"].get("compiled_code") or "") if compiled else "",
+    }
 
 
 def show(integration, unique_ids: set[str], counts: Counts) -> None:
