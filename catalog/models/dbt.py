@@ -48,6 +48,8 @@ class DbtJob(DbtObject):
     class State(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
         TRIGGERED = "triggered", "Triggered by API or an orchestrator"
+        # No trigger and no recent run: read only when the integration names it.
+        INACTIVE = "inactive", "Inactive (read because it is chosen)"
 
     state = models.CharField(max_length=20, choices=State.choices, default=State.SCHEDULED)
     triggers = models.JSONField(default=list, blank=True)
