@@ -335,7 +335,8 @@ class TableIndex:
         listed = ", ".join(where[:-1]) + f" and {where[-1]}"
         db = parts[0].text
         reason = (
-            f"{_dotted(parts)} fits tables in {len(where)} warehouse integrations equally: "
+            f"Ambiguous: {_dotted(parts)} fits tables in {len(where)} warehouse integrations "
+            "equally: "
             f"{listed}. Say which under “Database names” (dbt_name = warehouse_name, e.g. "
             f"{db or '<dbt database>'} = {names[best[0][1]].database}), or tick one under "
             "“Only warehouses”."

@@ -135,6 +135,7 @@ def test_two_warehouses_holding_the_same_tables_make_the_node_ambiguous_naming_b
     result = match(index, '"warehouse"."analytics"."customers"')
 
     assert (result.status, result.table_id, result.rule) == ("unmatched", None, AMBIGUOUS)
+    assert result.reason.startswith("Ambiguous: warehouse.analytics.customers fits tables in 2 ")
     assert "Prod (warehouse.analytics.customers)" in result.reason
     assert "Replica (warehouse.analytics.customers)" in result.reason
     assert "“Database names”" in result.reason and "“Only warehouses”" in result.reason
