@@ -367,7 +367,11 @@ class TableIndex:
         if not pool:
             pool = [
                 pk for (_d, s), pks in self.by_schema.items() if s == schema.lower() for pk in pks
-            ] or list(self.paths)
+            ]
+        if not pool:
+            # No schema of that name anywhere: the nearest name of every table, but columns
+            # are compared only within a schema (every table's would cost too much).
+            pool, columns = list(self.paths), None
         reason = f"No table {wanted} in the warehouse catalog"
         reason += "." if schema.lower() in self.schemas else f"; no schema named {schema} either."
         for wh_id, n in names.items():

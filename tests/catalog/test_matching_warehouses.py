@@ -483,3 +483,17 @@ def test_reading_removed_tables_and_columns_costs_one_statement_each_whatever_th
         for i in range(30):
             result = match(index, f"warehouse.analytics.gone{i}", columns=["a", "b"])
             assert result.status == "unmatched" and result.candidate
+
+
+def test_columns_are_compared_within_the_schema_of_that_name_only():
+    prod = warehouse("Prod", tables=[])
+    add_table(prod, "warehouse", "marts", "customers_archive", columns=["id"])
+    add_table(prod, "warehouse", "marts", "clients", columns=CUSTOMER_COLUMNS)
+    index = TableIndex(candidate_warehouses(dbt()))
+    # No schema `analytics` anywhere: the nearest name, whatever the columns.
+    elsewhere = match(index, '"warehouse"."analytics"."customers"', columns=CUSTOMER_COLUMNS)
+    assert elsewhere.candidate == "warehouse.marts.customers_archive"
+    assert "no schema named analytics either" in elsewhere.reason
+    # The same schema name in another database counts as that schema.
+    other_db = match(index, '"dev"."marts"."customers"', columns=CUSTOMER_COLUMNS)
+    assert other_db.candidate == "warehouse.marts.clients"
