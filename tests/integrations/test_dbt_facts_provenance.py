@@ -512,11 +512,6 @@ def test_each_version_of_a_versioned_model_matches_its_own_table_and_keeps_its_t
     assert [name for name, _at in builders(v2.table)] == ["Nightly build"]
 
 
-@pytest.mark.skip(
-    reason="needs helper M's matching across warehouse integrations (issue 11, Deliver 3: "
-    "candidates from every warehouse, exact database name first, ambiguous when equal), "
-    "not committed yet: git log -- catalog/services/matching.py"
-)
 def test_with_two_warehouses_an_exact_database_name_wins_and_equal_ones_are_ambiguous(
     worker, dbt_cloud, warehouse_config, pg_server
 ):

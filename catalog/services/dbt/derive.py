@@ -10,9 +10,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from integrations.connectors import all_entries
-from integrations.connectors.base import WAREHOUSE
-
 from ...models import (
     Column,
     DbtExposure,
@@ -26,7 +23,7 @@ from ...models import (
 )
 from ..bulk import bulk_update_rows
 from ..dbt_take_back import take_back
-from ..matching import TableIndex, match_columns
+from ..matching import TableIndex, candidate_warehouses, match_columns
 from . import job_facts
 from .upsert import Counts
 
@@ -70,18 +67,11 @@ NODE_FIELDS = (
 )
 
 
-def _warehouse_ids() -> list[int]:
-    from integrations.models import Integration
-
-    keys = [e.key for e in all_entries() if e.connector and e.connector.category == WAREHOUSE]
-    return list(Integration.objects.filter(connector__in=keys).values_list("pk", flat=True))
-
-
 def derive(integration, counts: Counts) -> None:
     config = integration.config or {}
     database_map = config.get("database_map") or {}
     dbt_wins = config.get("description_policy") == "dbt_wins"
-    index = TableIndex(_warehouse_ids())
+    index = TableIndex(candidate_warehouses(integration))
     nodes = list(
         DbtNode.objects.filter(integration=integration, removed=False)
         .order_by()
@@ -97,6 +87,8 @@ def derive(integration, counts: Counts) -> None:
             identifier=node["identifier"],
             materialized=node["materialized"],
             database_map=database_map,
+            columns=[c["name"] for c in node["columns"] or ()],
+            previous_table_id=node["table_id"],
         )
         node["_match"] = result
         if result.table_id:
