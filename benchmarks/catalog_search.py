@@ -151,9 +151,10 @@ def fill_sql(
         " ELSE 'table' END"
     )
     common = (
-        "description_source, tags_source, owners_source, warehouse_owner, created_at, updated_at"
+        "description_source, tags_source, owners_source, warehouse_owner, warehouse_description,"
+        " warehouse_tags, created_at, updated_at"
     )
-    common_values = "'', '', '', '', now(), now()"
+    common_values = "'', '', '', '', '', '[]', now(), now()"
 
     o = "o"  # the column's ordinal
     ch = f"((t.id * 37 + {o} * 11) % 300)"  # distinct for the 300 ordinals of one table
@@ -199,7 +200,8 @@ def fill_sql(
             f" owners, removed, kind, definition, row_estimate, properties, {common})"
             f" SELECT s.integration_id, s.id, {table_name}, {table_description}, {table_tags},"
             f" {table_owners}, i % 50 = 13, {kind}, '', {h} * 1000, '{{}}',"
-            f" CASE WHEN {h} % 10 < 4 THEN 'warehouse' ELSE '' END, '', '', '', now(), now()"
+            f" CASE WHEN {h} % 10 < 4 THEN 'warehouse' ELSE '' END, '', '', '', '', '[]',"
+            " now(), now()"
             " FROM t JOIN s USING (n) ORDER BY i",
         ),
         (
@@ -208,7 +210,7 @@ def fill_sql(
             ' owners, removed, data_type, ordinal, nullable, "default", is_primary_key,'
             f" {common}) SELECT t.integration_id, t.id, {column_name}, {column_description},"
             f" {column_tags}, '[]', t.removed, {pick(DATA_TYPES, ch)}, {o} + 1, {o} > 0, '',"
-            f" {o} = 0, '', '', '', '', now(), now()"
+            f" {o} = 0, '', '', '', '', '', '[]', now(), now()"
             f" FROM catalog_table t CROSS JOIN generate_series(0, {columns_per_table - 1}) {o}"
             " ORDER BY t.id, o",
         ),
@@ -222,13 +224,15 @@ def fill_sql(
             " description, tags, meta, owner, access, contract_enforced, constraints, columns,"
             " depends_on, raw_code, compiled_code, url, loader, source_name, freshness_status,"
             " freshness_criteria, freshness_error, execution_status, catalog_columns,"
+            " execution_message, adapter_response, version, latest_version,"
             " match_status, match_rule, match_reason, match_candidate, missing_columns,"
             f" undocumented_columns, table_id, {dbt_common})"
             " SELECT 'model.bench.' || t.name || '_' || t.id, 'model', t.name, 'bench',"
             " 'models/' || t.name || '.sql', d.name, s.name, t.name,"
             " d.name || '.' || s.name || '.' || t.name, 'table', t.description, t.tags, '{}',"
             " COALESCE(t.owners->>0, ''), 'protected', false, '[]', '[]', '[]', '', '', '', '',"
-            " '', '', '{}', '', 'success', '[]', 'matched', 'relation_name', '', '', '[]', '[]',"
+            " '', '', '{}', '', 'success', '[]', '', '{}', '', '',"
+            " 'matched', 'relation_name', '', '', '[]', '[]',"
             f" t.id, {dbt}, 1, false, now(), now()"
             " FROM catalog_table t JOIN catalog_schema s ON s.id = t.schema_id"
             " JOIN catalog_database d ON d.id = s.database_id WHERE t.id % 20 = 0 ORDER BY t.id",
