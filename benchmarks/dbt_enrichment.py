@@ -210,11 +210,21 @@ def parse_files(
 # --- The catalog's side -------------------------------------------------------------------
 
 
+POSTGRES_NAME_BYTES = 63
+
+
 def create_warehouse(name: str, relations: list[Relation]) -> Integration:
     """A Postgres integration and its catalog rows, written directly: no warehouse to read."""
     from catalog.models import Column, Database, DescriptionSource, Schema, Table
+    from catalog.services.matching import truncate
     from integrations.models import Integration
 
+    # What PostgreSQL would hold: names cut at 63 bytes (Tuva has longer ones); two models
+    # whose names are cut to the same one share one table, as they would there.
+    kept: dict[tuple[str, str, str], Relation] = {}
+    for r in relations:
+        kept.setdefault((r.database, r.schema, truncate(r.name, POSTGRES_NAME_BYTES)), r)
+    relations = list(kept.values())
     integration = Integration.objects.create(
         connector="postgres",
         name=name,
@@ -246,7 +256,7 @@ def create_warehouse(name: str, relations: list[Relation]) -> Integration:
             Table(
                 integration=integration,
                 schema=schemas[(r.database, r.schema)],
-                name=r.name,
+                name=truncate(r.name, POSTGRES_NAME_BYTES),
                 kind=r.kind,
                 description=r.comment,
                 description_source=DescriptionSource.WAREHOUSE if r.comment else "",
