@@ -84,7 +84,14 @@ def store(integration, artifacts, jobs: dict, runs: dict, counts: Counts, warn) 
     for values in [*nodes.values(), *terms.values()]:
         values["group_id"] = group_ids.get(values.pop("group_unique_id") or "")
     before = _alive(integration, (DbtNode, DbtTest), projects)
-    for model, desired, kind in ((DbtNode, nodes, "node"), (DbtTest, tests, "test")):
+    # Nodes and tests keep a definition a newer manifest gave; exposures and terms do not
+    # say which run they came from.
+    for model, desired, kind, skip in (
+        (DbtNode, nodes, "node", _newer),
+        (DbtTest, tests, "test", _newer),
+        (DbtExposure, exposures, "exposure", None),
+        (DbtTerm, terms, "term", None),
+    ):
         upsert(
             model,
             integration=integration,
@@ -92,17 +99,7 @@ def store(integration, artifacts, jobs: dict, runs: dict, counts: Counts, warn) 
             key="unique_id",
             counts=counts,
             kind=kind,
-            skip=_newer,
-            removable=removable,
-        )
-    for model, desired, kind in ((DbtExposure, exposures, "exposure"), (DbtTerm, terms, "term")):
-        upsert(
-            model,
-            integration=integration,
-            desired=desired,
-            key="unique_id",
-            counts=counts,
-            kind=kind,
+            skip=skip,
             removable=removable,
         )
     return before - set(nodes) - set(tests)
