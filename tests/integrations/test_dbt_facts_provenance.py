@@ -118,6 +118,18 @@ def builders(table: Table) -> list[tuple[str, datetime | None]]:
     return shown
 
 
+def dbt_valued(warehouse) -> list[str]:
+    """The warehouse's tables and columns showing a description, tags or owners from dbt."""
+    from catalog.models import Column
+
+    found = []
+    for model in (Table, Column):
+        rows = model.objects.filter(integration=warehouse)
+        for field in ("description_source", "tags_source"):
+            found += [str(o) for o in rows.filter(**{field: "dbt"})]
+    return found
+
+
 def compiled_code(uid: str) -> str:
     return MANIFEST["nodes"][uid]["compiled_code"]
 
@@ -565,5 +577,19 @@ def test_with_two_warehouses_an_exact_database_name_wins_and_equal_ones_are_ambi
             assert (n.match_status, n.table_id) == ("unmatched", None), uid
             assert "ambiguous" in n.match_reason.lower(), (uid, n.match_reason)
             assert first_wh.name in n.match_reason and second_wh.name in n.match_reason, uid
+        # The match moved away from the copy's tables: dbt's values came off them.
+        assert not dbt_valued(second_wh)
+
+        # The mapping the reason points to settles it: the first warehouse, and only it.
+        database = MANIFEST["nodes"][next(iter(BUILT))]["database"]
+        integration_update(
+            integration=dbt,
+            config={**dbt.config, "database_map": {database: warehouse_config["database"]}},
+        )
+        sync(dbt)
+        for uid in BUILT:
+            n = node(uid)
+            assert (n.match_status, n.table.integration_id) == ("matched", first_wh.pk), uid
+        assert dbt_valued(first_wh) and not dbt_valued(second_wh)
     finally:
         pg_server.drop_database(second)
