@@ -192,28 +192,36 @@ class DbtNode(Fact):
     execution_run = models.ForeignKey(
         DbtRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    execution_finished_at = models.DateTimeField(null=True, blank=True)  # the newest run with a result for it
+    execution_finished_at = models.DateTimeField(
+        null=True, blank=True
+    )  # the newest run with a result for it
     compiled_job = models.ForeignKey(
         DbtJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     compiled_run = models.ForeignKey(
         DbtRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    compiled_finished_at = models.DateTimeField(null=True, blank=True)  # the newest run that compiled it
+    compiled_finished_at = models.DateTimeField(
+        null=True, blank=True
+    )  # the newest run that compiled it
     catalog_job = models.ForeignKey(
         DbtJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     catalog_run = models.ForeignKey(
         DbtRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    catalog_finished_at = models.DateTimeField(null=True, blank=True)  # the newest run whose catalog.json has it
+    catalog_finished_at = models.DateTimeField(
+        null=True, blank=True
+    )  # the newest run whose catalog.json has it
     freshness_job = models.ForeignKey(
         DbtJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     freshness_run = models.ForeignKey(
         DbtRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    freshness_finished_at = models.DateTimeField(null=True, blank=True)  # the newest run whose sources.json has it
+    freshness_finished_at = models.DateTimeField(
+        null=True, blank=True
+    )  # the newest run whose sources.json has it
     # The match report.
     table = models.ForeignKey(
         "catalog.Table", null=True, blank=True, on_delete=models.SET_NULL, related_name="dbt_nodes"
@@ -257,6 +265,8 @@ class DbtTest(Fact):
     compiled_code = models.TextField(blank=True)
     url = models.URLField(max_length=1000, blank=True)
     depends_on = models.JSONField(default=list, blank=True)
+    # A contract constraint the warehouse enforces: its result is its model's build result.
+    enforced = models.BooleanField(default=False)
     # The result, from the newest run that executed the test ("" status: never run).
     status = models.CharField(max_length=20, blank=True)
     failures = models.IntegerField(null=True, blank=True)
@@ -268,7 +278,9 @@ class DbtTest(Fact):
     result_run = models.ForeignKey(
         DbtRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    result_finished_at = models.DateTimeField(null=True, blank=True)  # the newest run that executed it
+    result_finished_at = models.DateTimeField(
+        null=True, blank=True
+    )  # the newest run that executed it
 
     class Meta:
         ordering = ["name"]

@@ -211,6 +211,152 @@ def parse_artifacts_from_files(
             raise _invalid_json(exc, name=name, run_id=run_id, size=manifest_file.size()) from None
 
 
+def parse_run_facts(
+    *,
+    run_results: dict | None,
+    sources: dict | None,
+    catalog: dict | None,
+    provenance: Provenance,
+    project_id: int | None,
+) -> DbtArtifacts:
+    """What a run did, read without its manifest: build and test results (with the compiled
+    code run_results.json carries), freshness and catalog columns, by unique_id. For a run
+    that a newer run of the same project follows in the same sync: the newer manifest says
+    what each node is, so this one is neither downloaded nor parsed."""
+    results = _index(_dict(run_results).get("results"))
+    freshness = _index(_dict(sources).get("results"))
+    catalog = _dict(catalog)
+    columns = {**_dict(catalog.get("nodes")), **_dict(catalog.get("sources"))}
+    warnings = [
+        *_version_warnings(
+            {"run_results.json": run_results, "sources.json": sources, "catalog.json": catalog}
+        ),
+        *_status_warnings(results, freshness),
+    ]
+    nodes, tests = [], []
+    relation_kinds = (*RELATION_TYPES, "source")
+    for uid in dict.fromkeys([*results, *freshness, *columns]):
+        kind = uid.split(".", 1)[0]
+        result = results.get(uid)
+        status = _str(_dict(result).get("status"))
+        code = _str(_dict(result).get("compiled_code"))
+        if kind == "test":
+            if status:
+                tests.append(_test_facts(uid, result, provenance))
+            continue
+        if kind not in relation_kinds:
+            continue
+        nodes.append(
+            DbtNodeRecord(
+                unique_id=uid,
+                resource_type=kind,
+                name=uid.rsplit(".", 1)[-1],
+                package_name="",
+                project_id=project_id,
+                original_file_path="",
+                database="",
+                schema="",
+                identifier="",
+                relation_name="",
+                materialized="",
+                description="",
+                tags=(),
+                meta={},
+                owner="",
+                access="",
+                group="",
+                contract_enforced=False,
+                constraints=(),
+                columns=(),
+                depends_on=(),
+                raw_code="",
+                compiled_code=code,
+                url="",
+                freshness=_freshness(freshness[uid]) if uid in freshness else None,
+                executed_at=_executed_at(result),
+                execution_status=status,
+                catalog_columns=_catalog_columns(columns.get(uid)),
+                provenance=provenance,
+                executed=bool(status),
+                execution_time=_float(_dict(result).get("execution_time")),
+                execution_message=_str(_dict(result).get("message")),
+                adapter_response=_dict(_dict(result).get("adapter_response")),
+                compiled=bool(code),
+                catalogued=uid in columns,
+            )
+        )
+    return DbtArtifacts(
+        project_id=project_id,
+        provenance=provenance,
+        manifest_generated_at=None,
+        nodes=tuple(nodes),
+        tests=tuple(tests),
+        exposures=(),
+        terms=(),
+        groups=(),
+        warnings=tuple(warnings),
+        facts_only=True,
+    )
+
+
+def _test_facts(uid: str, result: dict, provenance: Provenance) -> DbtTestRecord:
+    return DbtTestRecord(
+        unique_id=uid,
+        name="",
+        description="",
+        test_type="",
+        test_name="",
+        attached_node="",
+        column_name="",
+        severity="",
+        tags=(),
+        compiled_code=_str(result.get("compiled_code")),
+        url="",
+        status=_str(result.get("status")),
+        failures=_int(result.get("failures")),
+        message=_str(result.get("message")),
+        executed_at=_executed_at(result),
+        provenance=provenance,
+        executed=True,
+    )
+
+
+def _version_warnings(documents: Mapping[str, Any]) -> list[str]:
+    """A schema newer than the ones this reader was written for is read as the newest
+    known, and said: fields it renamed would otherwise vanish without a word."""
+    said = []
+    for name, document in documents.items():
+        declared = _str(_dict(_dict(document).get("metadata")).get("dbt_schema_version"))
+        found = SCHEMA_VERSION.search(declared)
+        newest = NEWEST_SCHEMA[name]
+        if found and int(found["version"]) > newest:
+            said.append(
+                f"{name} is schema v{found['version']}, newer than the v{newest} this "
+                f"catalog reads: it is read as v{newest}, and what that version lacks is "
+                "not shown."
+            )
+    return said
+
+
+def _status_warnings(results: dict[str, dict], freshness: dict[str, dict]) -> list[str]:
+    said = []
+    for uid, result in results.items():
+        status = _str(result.get("status"))
+        if status and status not in RESULT_STATUSES:
+            said.append(
+                f"run_results.json reports status {status!r} for {uid}, which this catalog "
+                "does not know; it is shown as given."
+            )
+    for uid, result in freshness.items():
+        status = _str(result.get("status"))
+        if status not in FRESHNESS_STATUSES:
+            said.append(
+                f"sources.json reports freshness {status or 'without a status'!r} for "
+                f"{uid}, which this catalog does not know; it is shown as given."
+            )
+    return said
+
+
 class _ManifestFile:
     """A manifest on disk, opened once and rewound for each pass over it."""
 
@@ -629,48 +775,20 @@ class _Parser:
             return ""
         return uid
 
-    def _check_versions(self, artifacts: dict[str, dict]) -> None:
-        """A schema newer than the ones this reader was written for is read as the newest
-        known, and said: fields it renamed would otherwise vanish without a word."""
-        for name, document in artifacts.items():
-            if not document:
-                continue
-            declared = _str(_dict(document.get("metadata")).get("dbt_schema_version"))
-            found = SCHEMA_VERSION.search(declared)
-            newest = NEWEST_SCHEMA[name]
-            if found and int(found["version"]) > newest:
-                self._warn(
-                    "schema",
-                    f"{name} is schema v{found['version']}, newer than the v{newest} this "
-                    f"catalog reads: it is read as v{newest}, and what that version lacks is "
-                    "not shown.",
-                )
-
     def _check_results(self) -> None:
-        self._check_versions(self.documents)
+        for message in _version_warnings(self.documents):
+            self._warn("schema", message)
+        for message in _status_warnings(self.results, self.freshness):
+            self._warn("status", message)
         known = self.manifest.known
         for uid, result in self.results.items():
-            status = _str(result.get("status"))
-            if status and status not in RESULT_STATUSES:
-                self._warn(
-                    "status",
-                    f"run_results.json reports status {status!r} for {uid}, which this catalog "
-                    "does not know; it is shown as given.",
-                )
             if uid not in known:
                 self._warn(
                     "run_results",
                     f"run_results.json reports {uid} ({_str(result.get('status')) or 'no status'}),"
                     " which is not in the manifest.",
                 )
-        for uid, result in self.freshness.items():
-            status = _str(result.get("status"))
-            if status not in FRESHNESS_STATUSES:
-                self._warn(
-                    "status",
-                    f"sources.json reports freshness {status or 'without a status'!r} for "
-                    f"{uid}, which this catalog does not know; it is shown as given.",
-                )
+        for uid in self.freshness:
             if uid not in self.relations:
                 self._warn(
                     "sources",
@@ -868,8 +986,9 @@ class _Parser:
                     ),
                     executed_at=node.executed_at if status else None,
                     provenance=self.provenance,
-                    # Checked when this run built the node: only then does it say anything.
-                    executed=bool(status) and node.executed,
+                    # Its result is the model's build result, derived by the catalog from
+                    # whichever run built the model.
+                    enforced=is_enforced,
                 )
             )
         return tests

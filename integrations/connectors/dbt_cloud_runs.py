@@ -13,10 +13,22 @@ from typing import IO, Any
 from django.conf import settings
 
 from .base import Reporter
-from .dbt_artifacts import load_artifact, parse_artifacts_from_files, test_outcomes
+from .dbt_artifacts import (
+    load_artifact,
+    parse_artifacts_from_files,
+    parse_run_facts,
+    test_outcomes,
+)
 from .dbt_cloud_api import DbtCloudClient, DbtCloudNotFound
 from .dbt_cloud_jobs import HINT, SCHEDULED, RunFinder, inactive_summary, parse_time
-from .dbt_records import DbtJobRecord, DbtRunRecord, DbtTestOutcomes, Provenance, SyncState
+from .dbt_records import (
+    DbtArtifacts,
+    DbtJobRecord,
+    DbtRunRecord,
+    DbtTestOutcomes,
+    Provenance,
+    SyncState,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -203,8 +215,7 @@ class AccountWalk:
             job_id=job.dbt_id, run_id=run["id"], finished_at=parse_time(run.get("finished_at"))
         )
 
-    def read_run(self, run: dict, job: DbtJobRecord) -> Iterator:
-        run_id = run["id"]
+    def _build_steps(self, run_id: int, job: DbtJobRecord) -> tuple[list, int | None]:
         build_steps, freshness_step = self.steps(run_id)
         if not build_steps:
             self.reporter.warning(
@@ -212,12 +223,44 @@ class AccountWalk:
                 "step; its last step's artifacts are read."
             )
             build_steps = [None]
+        return build_steps, freshness_step
+
+    def read_run(self, run: dict, job: DbtJobRecord) -> Iterator:
+        run_id = run["id"]
+        build_steps, freshness_step = self._build_steps(run_id, job)
         # The manifest is the largest artifact: it goes to a temporary file (deleted on
         # close), parsed from there node by node.
         with tempfile.TemporaryFile(prefix="dbt-manifest-") as manifest:
             self.manifest_to_file(run_id, manifest, step=build_steps[-1])
             artifacts = self._parse_run(run, job, manifest, build_steps, freshness_step)
         yield artifacts
+
+    def read_run_facts(self, run: dict, job: DbtJobRecord) -> DbtArtifacts:
+        """What the run did, without its manifest: a newer run of the same project, read in
+        the same sync (or before), says what each node is."""
+        build_steps, freshness_step = self._build_steps(run["id"], job)
+        results, sources, catalog = self._documents(run, build_steps, freshness_step)
+        return parse_run_facts(
+            run_results=results,
+            sources=sources,
+            catalog=catalog,
+            provenance=self._provenance(run, job),
+            project_id=job.project_id,
+        )
+
+    def _documents(
+        self, run: dict, build_steps: list, freshness_step: int | None
+    ) -> tuple[dict | None, dict | None, dict | None]:
+        """run_results (of every build step), sources.json and catalog.json of a run."""
+        run_id = run["id"]
+        results = self._run_results(run_id, build_steps)
+        sources = None
+        if run.get("has_sources_generated") or freshness_step:
+            sources = self.artifact(run_id, "sources.json", step=freshness_step, required=False)
+        catalog = None
+        if run.get("has_docs_generated"):
+            catalog = self.artifact(run_id, "catalog.json", step=None, required=False)
+        return ({"results": results} if results else None), sources, catalog
 
     def _parse_run(
         self,
@@ -227,18 +270,11 @@ class AccountWalk:
         build_steps: list,
         freshness_step: int | None,
     ):
-        run_id = run["id"]
-        results = self._run_results(run_id, build_steps)
-        sources = None
-        if run.get("has_sources_generated") or freshness_step:
-            sources = self.artifact(run_id, "sources.json", step=freshness_step, required=False)
-        catalog = None
-        if run.get("has_docs_generated"):
-            catalog = self.artifact(run_id, "catalog.json", step=None, required=False)
+        results, sources, catalog = self._documents(run, build_steps, freshness_step)
         project_id = job.project_id
         return parse_artifacts_from_files(
             manifest_path=manifest,
-            run_results={"results": results} if results else None,
+            run_results=results,
             sources=sources,
             catalog=catalog,
             provenance=self._provenance(run, job),
@@ -288,6 +324,7 @@ def walk(
     inactive = [job.get("name") or f"Job {job['id']}" for job in jobs if not found[job["id"]].read]
     if inactive:
         reporter.warning(inactive_summary(inactive, window))
+    whole, definitions_at = manifests_to_read(live, found, ingested, state)
     reporter.progress(0, len(live))
     for done, job in enumerate(live, start=1):
         job_runs = found[job["id"]]
@@ -305,7 +342,42 @@ def walk(
                 for run in account.runs_since(runs, last_read, record):
                     yield account.run_record(run)
                     yield account.read_test_outcomes(run, record)
-                yield from account.read_run(newest, record)
+                if newest["id"] in whole:
+                    yield from account.read_run(newest, record)
+                else:
+                    yield account.read_run_facts(newest, record)
                 ingested[str(job["id"])] = newest["id"]
         reporter.progress(done, len(live))
-    yield SyncState({"ingested_runs": ingested})
+    yield SyncState({"ingested_runs": ingested, "definitions_at": definitions_at})
+
+
+def manifests_to_read(
+    live: list[dict], found: dict, ingested: dict, state: dict | None
+) -> tuple[set[int], dict[str, str]]:
+    """Which new runs are read with their manifest: per project, only the one that finished
+    last, and only if it is newer than the manifest the catalog has (`definitions_at`). A
+    manifest is the project's whole definition, written by every command; the other runs
+    give only what they did. Returns those run ids and the projects' new `definitions_at`
+    (kept for projects with a live job only, so a project read again is defined again)."""
+    before = dict((state or {}).get("definitions_at") or {})
+    projects = {str(job.get("project_id")) for job in live}
+    definitions_at = {p: at for p, at in before.items() if p in projects}
+    newest: dict[str, dict] = {}
+    for job in live:
+        runs = found[job["id"]].runs
+        if not runs or runs[0]["id"] == ingested.get(str(job["id"])):
+            continue
+        project, run = str(job.get("project_id")), runs[0]
+        if project not in newest or _finished(run) > _finished(newest[project]):
+            newest[project] = run
+    whole = set()
+    for project, run in newest.items():
+        known = parse_time(definitions_at.get(project))
+        if known is None or _finished(run) > known:
+            whole.add(run["id"])
+            definitions_at[project] = run["finished_at"]
+    return whole, definitions_at
+
+
+def _finished(run: dict) -> datetime:
+    return parse_time(run.get("finished_at")) or datetime.min.replace(tzinfo=UTC)

@@ -155,6 +155,9 @@ class DbtTestRecord:
     executed_at: datetime | None = None
     provenance: Provenance | None = None
     executed: bool = False  # this run's run_results.json has a result for it
+    # A contract constraint the warehouse enforces: checked each time its model is built, so
+    # its result is that build's (the catalog derives it from the model's build result).
+    enforced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +217,9 @@ class DbtArtifacts:
     terms: tuple[DbtTermRecord, ...]
     groups: tuple[DbtGroupRecord, ...]
     warnings: tuple[str, ...] = ()
+    # Read without the run's manifest (a newer run of the project gives the definitions):
+    # its nodes and tests carry only what the run did, not what they are.
+    facts_only: bool = False
 
     def present_ids(self) -> set[str]:
         """Every unique_id this manifest declares."""

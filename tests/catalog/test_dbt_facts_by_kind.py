@@ -10,9 +10,11 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Column, DbtJob, DbtJobFact, DbtNode, DbtTest, DescriptionSource, Table
 from catalog.services import dbt_apply
+from integrations.connectors.dbt_artifacts import parse_run_facts
+from integrations.connectors.dbt_records import Provenance
 from integrations.models import Integration, SyncRun
 from integrations.services import sync_execute
-from tests.support.dbt_fixtures import artifact, artifacts, job, run
+from tests.support.dbt_fixtures import PROJECT_ID, artifact, artifacts, finished, job, run
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +68,23 @@ def subset_run(selected: set[str], *, flip_failing: bool = True) -> tuple[dict, 
     return manifest, results
 
 
-def nightly(run_id: int = 9001, hour: int = 5) -> list:
+@pytest.fixture(params=["with its manifest", "facts only"])
+def read_as(request) -> str:
+    """The nightly run read whole, or, as the walk reads a run that a newer one of the same
+    project follows, without its manifest: the facts must come out the same."""
+    return request.param
+
+
+def nightly(run_id: int = 9001, hour: int = 5, read_as: str = "with its manifest") -> list:
+    if read_as == "facts only":
+        parsed = parse_run_facts(
+            run_results=artifact("run_results.json"),
+            sources=artifact("sources.json"),
+            catalog=artifact("catalog.json"),
+            provenance=Provenance(job_id=NIGHTLY, run_id=run_id, finished_at=finished(hour)),
+            project_id=PROJECT_ID,
+        )
+        return [run(run_id, NIGHTLY, hour), parsed]
     return [run(run_id, NIGHTLY, hour), artifacts(run_id, NIGHTLY, hour)]
 
 
@@ -86,8 +104,8 @@ def both_jobs() -> list:
     return [job(NIGHTLY, "Nightly build"), job(HOURLY, "Hourly tests")]
 
 
-def test_a_newer_test_only_run_leaves_the_nightly_builds_freshness_and_results(dbt):
-    apply(dbt, [*both_jobs(), *nightly(), *hourly()])
+def test_a_newer_test_only_run_leaves_the_nightly_builds_freshness_and_results(dbt, read_as):
+    apply(dbt, [*both_jobs(), *nightly(read_as=read_as), *hourly()])
 
     sources = DbtNode.objects.filter(resource_type="source")
     assert sources.exclude(freshness_status="").count() == sources.count() > 0
@@ -104,8 +122,8 @@ def test_a_newer_test_only_run_leaves_the_nightly_builds_freshness_and_results(d
         assert [j.dbt_id for j in table.dbt_jobs.all()] == [NIGHTLY]
 
 
-def test_the_test_job_supplies_only_the_results_of_the_tests_it_ran(dbt):
-    apply(dbt, [*both_jobs(), *nightly(), *hourly()])
+def test_the_test_job_supplies_only_the_results_of_the_tests_it_ran(dbt, read_as):
+    apply(dbt, [*both_jobs(), *nightly(read_as=read_as), *hourly()])
 
     ran = {*checks_on(ON_ORDERS, artifact("manifest.json")), FAILING}
     tests = DbtTest.objects.filter(test_type__in=["generic", "singular"])
@@ -134,8 +152,8 @@ def test_a_test_no_run_executed_says_never_run(dbt):
     assert (test.status, test.result_run, test.history.count()) == ("", None, 0)
 
 
-def test_compiled_code_comes_from_the_run_that_compiled_it(dbt):
-    apply(dbt, [*both_jobs(), *nightly(), *hourly()])
+def test_compiled_code_comes_from_the_run_that_compiled_it(dbt, read_as):
+    apply(dbt, [*both_jobs(), *nightly(read_as=read_as), *hourly()])
     orders = DbtNode.objects.select_related("compiled_run").get(unique_id=ON_ORDERS)
     assert orders.compiled_code and orders.compiled_run.dbt_id == 9001
     # The test job compiled its tests, not the model: the model's code stays the nightly's.
@@ -179,8 +197,8 @@ def test_a_second_sync_with_no_new_run_writes_nothing(dbt):
     assert writes == []
 
 
-def test_narrowing_to_the_test_job_drops_what_only_the_nightly_job_said(dbt):
-    apply(dbt, [*both_jobs(), *nightly(), *hourly()])
+def test_narrowing_to_the_test_job_drops_what_only_the_nightly_job_said(dbt, read_as):
+    apply(dbt, [*both_jobs(), *nightly(read_as=read_as), *hourly()])
     failing = DbtTest.objects.get(unique_id=FAILING)
     history_before = failing.history.count()
 
@@ -266,9 +284,9 @@ def test_a_job_read_again_after_a_pause_has_its_newest_run_read_whole_again(dbt)
     assert dbt.sync_state["ingested_runs"] == {str(HOURLY): 9100}
 
 
-def test_an_enforced_constraint_is_checked_by_the_run_that_built_its_model(dbt):
+def test_an_enforced_constraint_is_checked_by_the_run_that_built_its_model(dbt, read_as):
     uid = "constraint.model.jaffle_shop.dim_dates.date_day.not_null"
-    apply(dbt, [*both_jobs(), *nightly(), *hourly()])
+    apply(dbt, [*both_jobs(), *nightly(read_as=read_as), *hourly()])
     check = DbtTest.objects.select_related("result_run").get(unique_id=uid)
     # The nightly build built dim_dates; the newer test-only run did not, and says nothing.
     assert (check.status, check.result_run.dbt_id) == ("pass", 9001)

@@ -84,16 +84,21 @@ def _ingest(integration, artifacts, outcomes, jobs, runs, counts: Counts, warn) 
             warn(message)
     gone = definitions.store(integration, artifacts, jobs, runs, counts, warn)
     touched = job_facts.drop(integration, unique_ids=gone)
+    constraints = job_facts.constraint_checks(integration)
     touched |= job_facts.store(
-        integration, job_facts.observed_facts(artifacts, outcomes, jobs, runs), counts
+        integration,
+        job_facts.observed_facts(artifacts, outcomes, jobs, runs, constraints),
+        counts,
     )
     test_ids = dict(
         DbtTest.objects.filter(integration=integration, removed=False).values_list(
             "unique_id", "id"
         )
     )
-    history.record(history.outcomes_read(artifacts, outcomes, jobs, runs), test_ids, counts)
-    touched |= {uid for a in artifacts for uid in _new_objects(a)}
+    history.record(
+        history.outcomes_read(artifacts, outcomes, jobs, runs, constraints), test_ids, counts
+    )
+    touched |= {uid for a in artifacts if not a.facts_only for uid in _new_objects(a)}
     read = [a.provenance.run_id for a in [*artifacts, *outcomes]]
     DbtRun.objects.filter(pk__in=[runs[r] for r in read if r in runs]).update(
         ingested_at=timezone.now()

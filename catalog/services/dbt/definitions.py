@@ -31,7 +31,8 @@ def newest_manifests(artifacts) -> dict[Any, Any]:
     oldest first)."""
     newest: dict[Any, Any] = {}
     for a in artifacts:
-        newest[a.project_id] = a
+        if not a.facts_only:
+            newest[a.project_id] = a
     return newest
 
 

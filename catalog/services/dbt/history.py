@@ -47,8 +47,13 @@ class Outcome:
         )
 
 
-def outcomes_read(artifacts, outcomes, jobs: dict, runs: dict) -> dict[str, list[Outcome]]:
-    """Every test outcome of the runs read now, by unique_id."""
+def outcomes_read(
+    artifacts, outcomes, jobs: dict, runs: dict, constraints: dict | None = None
+) -> dict[str, list[Outcome]]:
+    """Every test outcome of the runs read now, by unique_id (an enforced constraint's is
+    its model's build result)."""
+    from .job_facts import constraint_results
+
     found: dict[str, list[Outcome]] = defaultdict(list)
 
     def add(provenance, uid, status, failures, message, executed_at) -> None:
@@ -68,6 +73,10 @@ def outcomes_read(artifacts, outcomes, jobs: dict, runs: dict) -> dict[str, list
         for t in a.tests:
             if t.executed:
                 add(a.provenance, t.unique_id, t.status, t.failures, t.message, t.executed_at)
+        for n in a.nodes:
+            if n.executed:
+                for uid, v in constraint_results(n, constraints or {}):
+                    add(a.provenance, uid, v["status"], None, v["message"], n.executed_at)
     for o in outcomes:
         for t in o.outcomes:
             if t.status:

@@ -10,6 +10,7 @@ facts with it.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,9 +84,35 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def observed_facts(artifacts, outcomes, jobs: dict, runs: dict) -> dict[tuple, Observed]:
+# An enforced constraint's result, from its model's build result.
+CONSTRAINT_STATUS = {"success": "pass", "error": "error", "skipped": "skipped"}
+
+
+def constraint_checks(integration) -> dict[str, list[tuple[str, str]]]:
+    """Per model, its enforced constraints: (unique_id, message)."""
+    found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for uid, node, message in DbtTest.objects.filter(
+        integration=integration, test_type="constraint", enforced=True, removed=False
+    ).values_list("unique_id", "attached_node", "message"):
+        found[node].append((uid, message))
+    return found
+
+
+def constraint_results(node, constraints: dict) -> Iterable[tuple[str, dict[str, Any]]]:
+    """(constraint unique_id, outcome values) for a node a run built."""
+    status = CONSTRAINT_STATUS.get(node.execution_status, "")
+    if not status:
+        return
+    for uid, message in constraints.get(node.unique_id, ()):
+        yield uid, {"status": status, "failures": None, "message": message}
+
+
+def observed_facts(
+    artifacts, outcomes, jobs: dict, runs: dict, constraints: dict | None = None
+) -> dict[tuple, Observed]:
     """(job, kind, unique_id) -> the newest run's word on it, among the runs read now."""
     found: dict[tuple, Observed] = {}
+    constraints = constraints or {}
 
     def put(provenance, kind: str, uid: str, executed_at, values: dict) -> None:
         job = jobs.get(provenance.job_id)
@@ -115,6 +142,8 @@ def observed_facts(artifacts, outcomes, jobs: dict, runs: dict) -> dict[tuple, O
                         "resource_type": n.resource_type,
                     },
                 )
+                for uid, values in constraint_results(n, constraints):
+                    put(p, TEST, uid, n.executed_at, values)
             if n.compiled:
                 put(p, COMPILED, n.unique_id, None, {"compiled_code": n.compiled_code})
             if n.catalogued:

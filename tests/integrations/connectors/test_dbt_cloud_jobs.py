@@ -129,7 +129,7 @@ def test_only_live_jobs_are_read_each_with_its_state_and_triggers(standin):
     assert set(synced.runs) == {101, 201}
     assert synced.runs[201].trigger_cause == "Kicked off from Airflow"
     assert {a.provenance.run_id for a in synced.artifacts} == {101, 201}
-    assert synced.state == {"ingested_runs": {str(NIGHTLY): 101, str(AIRFLOW): 201}}
+    assert synced.state["ingested_runs"] == {str(NIGHTLY): 101, str(AIRFLOW): 201}
     # No request names an inactive job or one of its runs.
     inactive = {NEVER_RUN, STALE, *range(DEACTIVATED, DEACTIVATED + 100)}
     assert not [
@@ -170,10 +170,14 @@ def test_runs_list_calls_do_not_grow_with_the_number_of_inactive_jobs(dbt_cloud,
         "offset": ["0"],
     }
     # The rest: account, projects, environments; the jobs list, a page per 100 jobs; per
-    # run read, its steps and 4 artifacts (manifest, build run_results, sources, catalog).
+    # run read, its steps and its artifacts: the project's newest run 4 (manifest, build
+    # run_results, sources, catalog), the other run of the same project 3 (no manifest: the
+    # newest one's says what the nodes are).
     jobs_pages = -(-(5 + deactivated) // 100)
     others = [r for r in synced.requests if not r["path"].endswith("/runs/")]
-    assert len(others) == 3 + jobs_pages + 2 * (1 + 4)
+    assert len(others) == 3 + jobs_pages + (1 + 4) + (1 + 3)
+    manifests = [r for r in synced.requests if r["path"].endswith("/manifest.json")]
+    assert len(manifests) == 1
     assert len(synced.jobs) == 3
 
 
