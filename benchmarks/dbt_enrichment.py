@@ -187,9 +187,17 @@ def parse_files(
     job_id: int = JOB_ID,
     run_id: int = RUN_ID,
     finished_at: datetime = FINISHED_AT,
+    *,
+    whole: bool = True,
 ) -> DbtArtifacts:
-    """What the connector does with a run's downloads: the dicts are gone when it returns."""
-    from integrations.connectors.dbt_artifacts import load_artifact, parse_artifacts_from_files
+    """What the connector does with a run's downloads: the dicts are gone when it returns.
+    `whole=False`: a run a newer one of the same project follows, read (as the walk reads
+    it) without downloading or parsing its manifest."""
+    from integrations.connectors.dbt_artifacts import (
+        load_artifact,
+        parse_artifacts_from_files,
+        parse_run_facts,
+    )
     from integrations.connectors.dbt_records import Provenance
 
     # As the connector does: the manifest is parsed from its (downloaded) file, node by node.
@@ -197,6 +205,14 @@ def parse_files(
     for name, path in (("run_results.json", files.run_results), ("sources.json", files.sources)):
         if path is not None:
             loaded[name] = load_artifact(path.read_bytes(), name=name, run_id=run_id)
+    if not whole:
+        return parse_run_facts(
+            run_results=loaded.get("run_results.json"),
+            sources=loaded.get("sources.json"),
+            catalog=None,
+            provenance=Provenance(job_id=job_id, run_id=run_id, finished_at=finished_at),
+            project_id=PROJECT_ID,
+        )
     return parse_artifacts_from_files(
         manifest_path=files.manifest,
         run_results=loaded.get("run_results.json"),
@@ -493,10 +509,17 @@ def enrich(
     ):
         started = Lap.now()
         records: list = []
+        newest = max(runs, key=lambda r: r.finished_at)  # one project: one manifest read
         for job_run in runs:
             records += job_run.records()
             records.append(
-                parse_files(job_run.files, job_run.job_id, job_run.run_id, job_run.finished_at)
+                parse_files(
+                    job_run.files,
+                    job_run.job_id,
+                    job_run.run_id,
+                    job_run.finished_at,
+                    whole=job_run is newest,
+                )
             )
         records.append(SyncState({"ingested_runs": {str(r.job_id): r.run_id for r in runs}}))
         parsed = Lap.now()

@@ -7,6 +7,7 @@ import weakref
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import (
@@ -382,3 +383,26 @@ def test_tuva_manifest_yields_a_match_report_for_every_model(dbt):
     assert unmatched.count() == 689
     assert all("No table" in reason for reason in unmatched.values_list("match_reason", flat=True))
     assert DbtRun.objects.get(dbt_id=2).ingested_at is not None
+
+
+def test_undocumented_columns_keep_the_warehouses_order_whatever_order_rows_are_read_in(dbt):
+    manifest = artifact("manifest.json")
+    manifest["nodes"]["model.jaffle_shop.orders"]["columns"] = {}  # every column undocumented
+    apply(dbt, one_run(manifest=manifest))
+    orders = node("model.jaffle_shop.orders")
+    ordered = list(
+        Column.objects.filter(table=orders.table).order_by("ordinal").values_list("name", flat=True)
+    )
+    assert orders.undocumented_columns == ordered
+    # Rewriting the first columns moves their rows to the end of the heap on PostgreSQL.
+    first = Column.objects.filter(table=orders.table, ordinal__lte=2)
+    first.update(data_type=F("data_type"))
+    with CaptureQueriesContext(connection) as queries:
+        apply(dbt, [job(), run(9001)])
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+        and "integrations_syncrun" not in q["sql"]
+    ]
+    assert writes == []

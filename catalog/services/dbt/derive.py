@@ -147,10 +147,14 @@ def _columns_of(table_ids: list[int]) -> dict[int, list[dict]]:
     rows = (
         Column.objects.filter(table_id__in=table_ids, removed=False)
         .order_by()
-        .values("id", "table_id", "name", *COLUMN_DBT_FIELDS)
+        .values("id", "table_id", "name", "ordinal", *COLUMN_DBT_FIELDS)
     )
     for row in rows:
         found[row["table_id"]].append(row)
+    # In the warehouse's order, not the order rows happen to sit in after updates: what is
+    # derived from them (undocumented columns) must not change when nothing did.
+    for columns in found.values():
+        columns.sort(key=lambda c: (c["ordinal"], c["id"]))
     return found
 
 
