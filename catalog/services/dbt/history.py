@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ...models import DbtTestResult
+from ..bulk import bulk_insert
 from .upsert import Counts
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -144,7 +145,7 @@ def record(read: dict[str, list[Outcome]], test_ids: dict[str, int], counts: Cou
                     )
                 )
             last = o
-    DbtTestResult.objects.bulk_create(to_create)
+    bulk_insert(DbtTestResult, to_create)
     if to_delete:
         DbtTestResult.objects.filter(pk__in=to_delete).delete()
     counts.add("test_result", "created", len(to_create))

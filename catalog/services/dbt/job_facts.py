@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...models import DbtJobFact, DbtNode, DbtTest
-from ..bulk import bulk_update_rows
+from ..bulk import bulk_insert, bulk_update_rows
 from .upsert import Counts, jsonable
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -215,7 +215,7 @@ def store(integration, observed: dict[tuple, Observed], counts: Counts) -> set[s
         else:
             continue
         touched.add(uid)
-    DbtJobFact.objects.bulk_create(to_create)
+    bulk_insert(DbtJobFact, to_create)
     bulk_update_rows(DbtJobFact, to_update, ["run_id", "finished_at", "executed_at", "values"])
     counts.add("job_fact", "created", len(to_create))
     counts.add("job_fact", "updated", len(to_update))
