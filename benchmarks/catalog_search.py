@@ -241,9 +241,10 @@ def fill_sql(
             "dbt tests",
             "INSERT INTO catalog_dbttest (unique_id, name, description, test_type, test_name,"
             " attached_node, column_name, severity, tags, compiled_code, url, depends_on, status,"
-            f" failures, message, node_id, table_id, {dbt_common})"
+            f" failures, message, enforced, node_id, table_id, {dbt_common})"
             " SELECT 'test.bench.' || x.name || '.' || n.id, x.name, '', 'generic', x.test,"
-            " n.unique_id, x.col, 'ERROR', '[]', '', '', '[]', x.status, 0, '', n.id, n.table_id,"
+            " n.unique_id, x.col, 'ERROR', '[]', '', '', '[]', x.status, 0, '', false, n.id,"
+            " n.table_id,"
             f" {dbt}, 1, false, now(), now() FROM catalog_dbtnode n CROSS JOIN LATERAL (VALUES"
             " ('not_null_' || n.name || '_id', 'not_null', 'id', 'pass'),"
             " ('unique_' || n.name || '_id', 'unique', 'id', 'pass'),"
