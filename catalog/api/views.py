@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 
 from ..models import Table
-from ..selectors.provenance import provenance_json
+from ..selectors.provenance import node_identity, provenance_json
 from ..selectors.table_page import table_page
 from .auth import api_error, api_view
 from .openapi import openapi_document
@@ -106,14 +106,7 @@ def _table_json(page) -> dict:
 
 def _node_json(n) -> dict:
     return {
-        "unique_id": n.unique_id,
-        "resource_type": n.resource_type,
-        "version": n.version or None,
-        "latest_version": n.latest_version or None,
-        "is_latest_version": bool(n.version) and n.version == n.latest_version,
-        "url": n.url,
-        "materialized": n.materialized,
-        "access": n.access,
+        **node_identity(n),
         "group": n.group.name if n.group else None,
         "contract_enforced": n.contract_enforced,
         "owner": n.owner,

@@ -19,7 +19,13 @@ from ..models import (
     DbtTestResult,
     TableLineage,
 )
-from .provenance import builds_by_table, node_provenance, provenance_json, test_provenance
+from .provenance import (
+    builds_by_table,
+    node_identity,
+    node_provenance,
+    provenance_json,
+    test_provenance,
+)
 
 
 def _iso(value) -> str | None:
@@ -44,14 +50,7 @@ def dbt_by_table(table_ids: list[int], table_paths: dict[int, str]) -> dict[int,
     for n in DbtNode.objects.filter(table_id__in=table_ids, removed=False).order_by("unique_id"):
         result[n.table_id]["nodes"].append(
             {
-                "unique_id": n.unique_id,
-                "resource_type": n.resource_type,
-                "version": n.version or None,
-                "latest_version": n.latest_version or None,
-                "is_latest_version": bool(n.version) and n.version == n.latest_version,
-                "url": n.url,
-                "materialized": n.materialized,
-                "access": n.access,
+                **node_identity(n),
                 "group": groups.get(n.group_id),
                 "contract_enforced": n.contract_enforced,
                 "constraints": n.constraints,

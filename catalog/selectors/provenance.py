@@ -89,6 +89,20 @@ def test_provenance(test: DbtTest, jobs=None, runs=None) -> dict[str, Provenance
     return {kind: _provenance(test, f, jobs, runs) for kind, f in TEST_KINDS.items()}
 
 
+def node_identity(n: DbtNode) -> dict[str, Any]:
+    """What a node is, as the read API and the export both open a node with."""
+    return {
+        "unique_id": n.unique_id,
+        "resource_type": n.resource_type,
+        "version": n.version or None,
+        "latest_version": n.latest_version or None,
+        "is_latest_version": bool(n.version) and n.version == n.latest_version,
+        "url": n.url,
+        "materialized": n.materialized,
+        "access": n.access,
+    }
+
+
 def provenance_json(provenance: dict[str, Provenance]) -> dict[str, Any]:
     return {kind: p.as_json() for kind, p in provenance.items()}
 
