@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
@@ -25,9 +24,7 @@ from integrations.connectors.dbt_records import (
 from ...models import DbtExposure, DbtGroup, DbtJob, DbtNode, DbtRun, DbtTerm, DbtTest
 from . import definitions, history, job_facts
 from .derive import derive
-from .upsert import Counts, jsonable, upsert
-
-EARLIEST = datetime.min.replace(tzinfo=UTC)
+from .upsert import EARLIEST, Counts, jsonable, upsert
 
 
 @transaction.atomic
@@ -84,20 +81,17 @@ def _ingest(integration, artifacts, outcomes, jobs, runs, counts: Counts, warn) 
             warn(message)
     gone = definitions.store(integration, artifacts, jobs, runs, counts, warn)
     touched = job_facts.drop(integration, unique_ids=gone)
-    constraints = job_facts.constraint_checks(integration)
+    constraints = history.constraint_checks(integration)
+    tests = history.outcomes_read(artifacts, outcomes, jobs, runs, constraints)
     touched |= job_facts.store(
-        integration,
-        job_facts.observed_facts(artifacts, outcomes, jobs, runs, constraints),
-        counts,
+        integration, job_facts.observed_facts(artifacts, tests, jobs, runs), counts
     )
     test_ids = dict(
         DbtTest.objects.filter(integration=integration, removed=False).values_list(
             "unique_id", "id"
         )
     )
-    history.record(
-        history.outcomes_read(artifacts, outcomes, jobs, runs, constraints), test_ids, counts
-    )
+    history.record(tests, test_ids, counts)
     touched |= {uid for a in artifacts if not a.facts_only for uid in _new_objects(a)}
     read = [a.provenance.run_id for a in [*artifacts, *outcomes]]
     DbtRun.objects.filter(pk__in=[runs[r] for r in read if r in runs]).update(

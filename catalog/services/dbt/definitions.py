@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 from ...descriptions import DescriptionCutter
 from ...models import DbtExposure, DbtGroup, DbtNode, DbtTerm, DbtTest
 from .upsert import Counts, jsonable, upsert
 
-EARLIEST = datetime.min.replace(tzinfo=UTC)
 # A test's result and compiled code: job_facts.py fills them from the runs that produced them.
 TEST_RESULT_FIELDS = (
     "status",

@@ -10,14 +10,14 @@ differs from the one before it).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
-from ...models import DbtTestResult
+from ...models import DbtTest, DbtTestResult
 from ..bulk import bulk_insert
-from .upsert import Counts
-
-EARLIEST = datetime.min.replace(tzinfo=UTC)
+from .upsert import EARLIEST, Counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +48,34 @@ class Outcome:
         )
 
 
+# An enforced constraint's result, from its model's build result.
+CONSTRAINT_STATUS = {"success": "pass", "error": "error", "skipped": "skipped"}
+
+
+def constraint_checks(integration) -> dict[str, list[tuple[str, str]]]:
+    """Per model, its enforced constraints: (unique_id, message)."""
+    found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for uid, node, message in DbtTest.objects.filter(
+        integration=integration, test_type="constraint", enforced=True, removed=False
+    ).values_list("unique_id", "attached_node", "message"):
+        found[node].append((uid, message))
+    return found
+
+
+def constraint_results(node, constraints: dict) -> Iterable[tuple[str, dict[str, Any]]]:
+    """(constraint unique_id, outcome values) for a node a run built."""
+    status = CONSTRAINT_STATUS.get(node.execution_status, "")
+    if not status:
+        return
+    for uid, message in constraints.get(node.unique_id, ()):
+        yield uid, {"status": status, "failures": None, "message": message}
+
+
 def outcomes_read(
     artifacts, outcomes, jobs: dict, runs: dict, constraints: dict | None = None
 ) -> dict[str, list[Outcome]]:
     """Every test outcome of the runs read now, by unique_id (an enforced constraint's is
     its model's build result)."""
-    from .job_facts import constraint_results
-
     found: dict[str, list[Outcome]] = defaultdict(list)
 
     def add(provenance, uid, status, failures, message, executed_at) -> None:

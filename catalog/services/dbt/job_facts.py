@@ -10,17 +10,17 @@ facts with it.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from django.db.models import Q
 
 from ...models import DbtJobFact, DbtNode, DbtTest
 from ..bulk import bulk_insert, bulk_update_rows
-from .upsert import Counts, jsonable
+from .upsert import EARLIEST, Counts, jsonable
 
-EARLIEST = datetime.min.replace(tzinfo=UTC)
 EXECUTION, COMPILED, CATALOG, FRESHNESS, TEST = (
     DbtJobFact.Kind.EXECUTION.value,
     DbtJobFact.Kind.COMPILED.value,
@@ -84,46 +84,27 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-# An enforced constraint's result, from its model's build result.
-CONSTRAINT_STATUS = {"success": "pass", "error": "error", "skipped": "skipped"}
-
-
-def constraint_checks(integration) -> dict[str, list[tuple[str, str]]]:
-    """Per model, its enforced constraints: (unique_id, message)."""
-    found: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for uid, node, message in DbtTest.objects.filter(
-        integration=integration, test_type="constraint", enforced=True, removed=False
-    ).values_list("unique_id", "attached_node", "message"):
-        found[node].append((uid, message))
-    return found
-
-
-def constraint_results(node, constraints: dict) -> Iterable[tuple[str, dict[str, Any]]]:
-    """(constraint unique_id, outcome values) for a node a run built."""
-    status = CONSTRAINT_STATUS.get(node.execution_status, "")
-    if not status:
-        return
-    for uid, message in constraints.get(node.unique_id, ()):
-        yield uid, {"status": status, "failures": None, "message": message}
-
-
 def observed_facts(
-    artifacts, outcomes, jobs: dict, runs: dict, constraints: dict | None = None
+    artifacts, tests: dict[str, list], jobs: dict, runs: dict
 ) -> dict[tuple, Observed]:
-    """(job, kind, unique_id) -> the newest run's word on it, among the runs read now."""
+    """(job, kind, unique_id) -> the newest run's word on it, among the runs read now.
+    `tests`: every test outcome read now (history.outcomes_read), each with its job and run."""
     found: dict[tuple, Observed] = {}
-    constraints = constraints or {}
+
+    def keep(kind: str, uid: str, fact: Observed) -> None:
+        key = (fact.job_id, kind, uid)
+        if key not in found or found[key].order() <= fact.order():
+            found[key] = fact
 
     def put(provenance, kind: str, uid: str, executed_at, values: dict) -> None:
         job = jobs.get(provenance.job_id)
         if job is None:  # a run of a job this sync did not list: nothing to file it under
             return
-        fact = Observed(
-            job, runs.get(provenance.run_id), provenance.finished_at, executed_at, values
+        keep(
+            kind,
+            uid,
+            Observed(job, runs.get(provenance.run_id), provenance.finished_at, executed_at, values),
         )
-        key = (job, kind, uid)
-        if key not in found or found[key].order() <= fact.order():
-            found[key] = fact
 
     for a in artifacts:
         p = a.provenance
@@ -142,8 +123,6 @@ def observed_facts(
                         "resource_type": n.resource_type,
                     },
                 )
-                for uid, values in constraint_results(n, constraints):
-                    put(p, TEST, uid, n.executed_at, values)
             if n.compiled:
                 put(p, COMPILED, n.unique_id, None, {"compiled_code": n.compiled_code})
             if n.catalogued:
@@ -165,19 +144,14 @@ def observed_facts(
                     },
                 )
         for t in a.tests:
-            if t.executed:
-                put(p, TEST, t.unique_id, t.executed_at, _outcome_values(t))
             if t.compiled_code:
                 put(p, COMPILED, t.unique_id, None, {"compiled_code": t.compiled_code})
-    for o in outcomes:
-        for t in o.outcomes:
-            if t.status:
-                put(o.provenance, TEST, t.unique_id, t.executed_at, _outcome_values(t))
+    for uid, outcomes in tests.items():
+        for o in outcomes:
+            if o.job_id is not None:
+                values = {"status": o.status, "failures": o.failures, "message": o.message}
+                keep(TEST, uid, Observed(o.job_id, o.run_id, o.finished_at, o.executed_at, values))
     return found
-
-
-def _outcome_values(t) -> dict[str, Any]:
-    return {"status": t.status, "failures": t.failures, "message": t.message}
 
 
 def store(integration, observed: dict[tuple, Observed], counts: Counts) -> set[str]:
@@ -228,8 +202,6 @@ def drop(integration, *, unique_ids: Iterable[str] = (), job_ids: Iterable[int] 
     unique_ids, job_ids = list(unique_ids), list(job_ids)
     if not unique_ids and not job_ids:
         return set()
-    from django.db.models import Q
-
     which = DbtJobFact.objects.filter(integration=integration).filter(
         Q(unique_id__in=unique_ids) | Q(job_id__in=job_ids)
     )

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import models
 from django.utils import timezone
 
 from ..bulk import bulk_update_rows
+
+# Sorts an unknown time first (a run not finished, a result without timing).
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def jsonable(value: Any) -> Any:
