@@ -342,7 +342,11 @@ def _status_warnings(results: dict[str, dict], freshness: dict[str, dict]) -> li
     said = []
     for uid, result in results.items():
         status = _str(result.get("status"))
-        if status and status not in RESULT_STATUSES:
+        if not status:
+            said.append(
+                f"run_results.json has a result for {uid} without a status; it is not read."
+            )
+        elif status not in RESULT_STATUSES:
             said.append(
                 f"run_results.json reports status {status!r} for {uid}, which this catalog "
                 "does not know; it is shown as given."
@@ -859,17 +863,8 @@ class _Parser:
 
     def _has_result(self, uid: str) -> bool:
         """Whether run_results.json reports on the node: a result without a status is an
-        unknown shape, said as a warning and not taken for one."""
-        result = self.results.get(uid)
-        if result is None:
-            return False
-        if not _str(result.get("status")):
-            self._warn(
-                "run_results",
-                f"run_results.json has a result for {uid} without a status; it is not read.",
-            )
-            return False
-        return True
+        unknown shape (said by _status_warnings), not taken for one."""
+        return bool(_str(_dict(self.results.get(uid)).get("status")))
 
     # -- tests --------------------------------------------------------------------------
 

@@ -879,3 +879,23 @@ def test_a_result_without_a_status_is_not_taken_for_one(jaffle):
     node = next(n for n in parsed.nodes if n.unique_id == result["unique_id"])
     assert not node.executed
     assert any("without a status" in w and result["unique_id"] in w for w in parsed.warnings)
+
+
+def test_read_without_its_manifest_a_run_says_the_same_about_shapes_it_does_not_know(jaffle):
+    from integrations.connectors.dbt_artifacts import parse_run_facts
+
+    run_results = copy.deepcopy(jaffle["run_results"])
+    result = next(r for r in run_results["results"] if r["unique_id"].startswith("model."))
+    del result["status"]
+    run_results["results"][-1]["status"] = "reused"
+    parsed = parse_run_facts(
+        run_results=run_results,
+        sources=jaffle["sources"],
+        catalog=None,
+        provenance=Provenance(job_id=1, run_id=2, finished_at=None),
+        project_id=1,
+    )
+    node = next(n for n in parsed.nodes if n.unique_id == result["unique_id"])
+    assert not node.executed
+    assert any("without a status" in w and result["unique_id"] in w for w in parsed.warnings)
+    assert any("'reused'" in w for w in parsed.warnings)
