@@ -8,20 +8,25 @@ number of rows. Other databases keep Django's bulk_update.
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime
+from collections.abc import Iterable
+from datetime import date, datetime, time
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
+from django.utils import timezone
 
 BATCH = 1000
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return value
+class _Encoder(DjangoJSONEncoder):
+    """Django's, but times keep their microseconds (Django's cuts them to milliseconds):
+    a value written must read back equal, or the next sync sees a change."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, (datetime, date, time)):
+            return o.isoformat()
+        return super().default(o)
 
 
 def bulk_update_rows(
@@ -49,15 +54,14 @@ def bulk_update_rows(
         f"{connection.ops.quote_name(f.column)} = data.{connection.ops.quote_name(f.column)}"
         for f in columns
     )
-    payload = json.dumps(
+    payload = _Encoder().encode(
         [
             {
                 pk.column: row.get("id", row.get("pk")),
-                **{f.column: _encode(row[name]) for name, f in zip(fields, columns, strict=True)},
+                **{f.column: row[name] for name, f in zip(fields, columns, strict=True)},
             }
             for row in rows
-        ],
-        cls=DjangoJSONEncoder,
+        ]
     )
     table = connection.ops.quote_name(model._meta.db_table)
     sql = (
@@ -70,59 +74,80 @@ def bulk_update_rows(
         return cursor.rowcount
 
 
-def bulk_insert(model: type[models.Model], objs: list[models.Model]) -> None:
-    """Insert unsaved instances and set their primary keys, as bulk_create does.
+def insert_rows(model: type[models.Model], rows: Iterable[dict[str, Any]]) -> list[Any]:
+    """Insert rows given as {attname: value} and return their primary keys, in order. A field
+    left out takes its default, or now where it is auto_now(_add).
 
     On PostgreSQL the rows travel as JSON unpacked by jsonb_to_recordset: Django's
-    bulk_create adapts every value of every row into arrays in Python, which cost more than
-    the rest of a dbt sync's first apply. Each row is encoded as it comes and a statement
-    carries up to INSERT_PAYLOAD bytes, so the payload never holds much more than that.
-    Other databases keep bulk_create.
+    bulk_create builds a model instance per row and adapts every value of every row into
+    arrays in Python, which cost more than the rest of a dbt sync's first apply. Each row is
+    encoded as it comes and a statement carries up to INSERT_PAYLOAD characters, so the
+    payload never holds much more than that. Other databases go through bulk_create.
     """
-    if not objs:
-        return
+    fields = _insert_fields(model)
+    names = {f.attname for f in fields}
+
+    def checked(row: dict[str, Any]) -> dict[str, Any]:
+        if unknown := row.keys() - names:
+            raise ValueError(f"{model.__name__} has no column {', '.join(sorted(unknown))}")
+        return row
+
     if connection.vendor != "postgresql":
+        objs = [model(**checked(row)) for row in rows]
         model.objects.bulk_create(objs)
-        return
-    pk = model._meta.pk
-    fields = [f for f in model._meta.concrete_fields if f is not pk]
+        return [obj.pk for obj in objs]
+    now = timezone.now()
+    # Each default is encoded at once, so one value can serve every row.
+    spec = [
+        (
+            f.attname,
+            f.column,
+            now
+            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+            else f.get_default(),
+        )
+        for f in fields
+    ]
     quote = connection.ops.quote_name
     definitions = ", ".join(
         ["_position integer", *(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)]
     )
     columns = ", ".join(quote(f.column) for f in fields)
-    # Inserted in the order given and returned in it, as Django's bulk_create relies on.
+    # Inserted in the order given and returned in it, as callers pair rows with keys.
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {columns} FROM "
         f"jsonb_to_recordset(%s::jsonb) AS data({definitions}) ORDER BY data._position "
-        f"RETURNING {quote(pk.column)}"
+        f"RETURNING {quote(model._meta.pk.column)}"
     )
-    encoder = DjangoJSONEncoder()
+    encode = _Encoder().encode
+    ids: list[Any] = []
     chunk: list[str] = []
-    size, done = 0, 0
-    for position, obj in enumerate(objs):
-        row = {"_position": position}
-        for f in fields:
-            row[f.column] = _encode(f.pre_save(obj, True))  # auto_now(_add), as save() does
-        encoded = encoder.encode(row)
+    size = 0
+    for position, row in enumerate(rows):
+        checked(row)
+        values: dict[str, Any] = {"_position": position}
+        for name, column, default in spec:
+            values[column] = row[name] if name in row else default
+        encoded = encode(values)
         chunk.append(encoded)
         size += len(encoded)
         if size >= INSERT_PAYLOAD:
-            done = _insert(sql, chunk, objs, done)
+            ids += _insert(sql, chunk)
             chunk, size = [], 0
     if chunk:
-        _insert(sql, chunk, objs, done)
+        ids += _insert(sql, chunk)
+    return ids
 
 
 INSERT_PAYLOAD = 8 * 1024 * 1024  # characters of JSON per INSERT
 
 
-def _insert(sql: str, chunk: list[str], objs: list[models.Model], done: int) -> int:
+def _insert_fields(model: type[models.Model]) -> list[models.Field]:
+    pk = model._meta.pk
+    return [f for f in model._meta.concrete_fields if f is not pk]
+
+
+def _insert(sql: str, chunk: list[str]) -> list[Any]:
     with connection.cursor() as cursor:
         cursor.execute(sql, ["[" + ",".join(chunk) + "]"])
-        ids = [row[0] for row in cursor.fetchall()]
-    for obj, pk_value in zip(objs[done : done + len(ids)], ids, strict=True):
-        obj.pk = pk_value
-        obj._state.adding = False
-        obj._state.db = connection.alias
-    return done + len(ids)
+        return [row[0] for row in cursor.fetchall()]

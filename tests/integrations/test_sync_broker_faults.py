@@ -85,7 +85,7 @@ def test_workers_survive_broker_restarts_in_the_middle_of_a_sync(
             private_redis.restart()
             # Each worker logs a new connection once it is back on the restarted broker.
             wait_until(
-                lambda: all(
+                lambda restart=restart: all(
                     w.log().count("Connected to redis://") > restart or w._died()
                     for w in two_workers
                 ),

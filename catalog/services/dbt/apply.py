@@ -7,7 +7,6 @@ nothing written when nothing changed."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
 from typing import Any
 
 from django.db import transaction
@@ -73,37 +72,37 @@ def _forget_jobs_not_read(state: dict, jobs: dict) -> dict:
 
 
 def _ingest(integration, artifacts, outcomes, jobs, runs, counts: Counts, warn) -> set[str]:
-    """Store what the runs read now say; the unique_ids whose shown facts may change."""
+    """Store what the runs read now say; the unique_ids whose shown facts may change and
+    were not written with their definitions."""
     if not artifacts and not outcomes:
         return set()
     for a in artifacts:
         for message in a.warnings:
             warn(message)
-    gone = definitions.store(integration, artifacts, jobs, runs, counts, warn)
-    touched = job_facts.drop(integration, unique_ids=gone)
-    constraints = history.constraint_checks(integration)
+    newest = definitions.newest_manifests(artifacts)
+    touched = job_facts.drop(integration, unique_ids=definitions.removed_now(integration, newest))
+    constraints = history.constraint_checks(integration, newest)
     tests = history.outcomes_read(artifacts, outcomes, jobs, runs, constraints)
-    touched |= job_facts.store(
+    filed = job_facts.store(
         integration, job_facts.observed_facts(artifacts, tests, jobs, runs), counts
     )
+    touched |= filed.touched
+    # A definition is written with the facts it shows, so a new node is written once.
+    declared = definitions.declared(newest)
+    facts = job_facts.current(integration, touched | declared, filed)
+    del filed
+    definitions.store(integration, newest, jobs, runs, facts, counts, warn)
     test_ids = dict(
         DbtTest.objects.filter(integration=integration, removed=False).values_list(
             "unique_id", "id"
         )
     )
     history.record(tests, test_ids, counts)
-    touched |= {uid for a in artifacts if not a.facts_only for uid in _new_objects(a)}
     read = [a.provenance.run_id for a in [*artifacts, *outcomes]]
     DbtRun.objects.filter(pk__in=[runs[r] for r in read if r in runs]).update(
         ingested_at=timezone.now()
     )
-    return touched
-
-
-def _new_objects(a: DbtArtifacts) -> Iterable[str]:
-    # Nodes and tests created now start blank: they take whatever facts their jobs have.
-    yield from (n.unique_id for n in a.nodes)
-    yield from (t.unique_id for t in a.tests)
+    return touched - declared
 
 
 def _sorted_out(records: Iterable) -> tuple[list, list, list, list, dict | None]:
@@ -128,9 +127,7 @@ def _sorted_out(records: Iterable) -> tuple[list, list, list, list, dict | None]
 def _jobs(integration, records: list[DbtJobRecord], counts: Counts) -> tuple[dict, list[int]]:
     """The jobs read now, live; the others (excluded, inactive, deleted) stop being live.
     Their ids by dbt id, and the jobs that stopped being live now."""
-    desired = {
-        r.dbt_id: jsonable({k: v for k, v in asdict(r).items() if k != "dbt_id"}) for r in records
-    }
+    desired = {r.dbt_id: {k: v for k, v in jsonable(r).items() if k != "dbt_id"} for r in records}
     was_live = set(
         DbtJob.objects.filter(integration=integration, removed=False).values_list("pk", flat=True)
     )
@@ -152,7 +149,7 @@ def _runs(integration, records: list[DbtRunRecord], jobs: dict, counts: Counts) 
     for r in records:
         if r.job_id not in jobs:
             continue
-        values = {k: v for k, v in asdict(r).items() if k not in ("dbt_id", "job_id")}
+        values = {k: v for k, v in jsonable(r).items() if k not in ("dbt_id", "job_id")}
         values["status"] = r.status
         values["job_id"] = jobs[r.job_id]
         desired[r.dbt_id] = values

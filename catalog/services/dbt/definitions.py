@@ -5,11 +5,11 @@ manifest: groups, nodes, tests, exposures and terms. Nothing here says what a ru
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 from ...descriptions import DescriptionCutter
 from ...models import DbtExposure, DbtGroup, DbtNode, DbtTerm, DbtTest
+from .job_facts import node_fields, test_fields
 from .upsert import Counts, jsonable, upsert
 
 # A test's result and compiled code: job_facts.py fills them from the runs that produced them.
@@ -34,16 +34,37 @@ def newest_manifests(artifacts) -> dict[Any, Any]:
     return newest
 
 
+def declared(newest: dict) -> set[str]:
+    """The unique_ids of the nodes and tests the manifests declare."""
+    return {
+        uid
+        for a in newest.values()
+        for uid in (*(n.unique_id for n in a.nodes), *(t.unique_id for t in a.tests))
+    }
+
+
+def removed_now(integration, newest: dict) -> set[str]:
+    """The live nodes and tests that their project's newest manifest no longer declares."""
+    return _alive(integration, (DbtNode, DbtTest), set(newest)) - declared(newest)
+
+
 def _newer(existing: dict, wanted: dict) -> bool:
     """Keep a definition that a newer manifest gave."""
     have, incoming = existing.get("fact_finished_at"), wanted.get("fact_finished_at")
     return have is not None and incoming is not None and have > incoming
 
 
-def store(integration, artifacts, jobs: dict, runs: dict, counts: Counts, warn) -> set[str]:
-    """Definitions from each project's newest manifest; objects it no longer declares are
-    flagged removed. The unique_ids removed now."""
-    newest = newest_manifests(artifacts)
+# What the runs said of a node or test (job_facts.py), written with its definition.
+NODE_FACT_FIELDS = tuple(node_fields({}, ""))
+TEST_FACT_FIELDS = tuple(test_fields({}, ""))
+
+
+def store(
+    integration, newest: dict, jobs: dict, runs: dict, facts: dict, counts: Counts, warn
+) -> None:
+    """Definitions from each project's newest manifest (`newest_manifests`), each node and
+    test with the newest facts (`job_facts.current`) of what it declares; objects it no
+    longer declares are flagged removed."""
     projects = set(newest)
 
     def removable(row: dict) -> bool:
@@ -54,19 +75,19 @@ def store(integration, artifacts, jobs: dict, runs: dict, counts: Counts, warn) 
     for project_id, a in newest.items():
         fact = _fact(a.provenance, jobs, runs, project_id)
         for g in a.groups:
-            groups[g.unique_id] = cut(
-                jsonable({**asdict(g), "project_id": project_id}), g.unique_id
-            )
+            groups[g.unique_id] = cut({**jsonable(g), "project_id": project_id}, g.unique_id)
         for n in a.nodes:
-            nodes[n.unique_id] = cut({**node_values(n), **fact}, n.unique_id)
+            values = {**node_values(n), **fact, **node_fields(facts, n.unique_id)}
+            nodes[n.unique_id] = cut(values, n.unique_id)
         for t in a.tests:
-            values = jsonable({k: v for k, v in asdict(t).items() if k not in TEST_RESULT_FIELDS})
-            tests[t.unique_id] = cut({**values, **fact}, t.unique_id)
+            values = {k: v for k, v in jsonable(t).items() if k not in TEST_RESULT_FIELDS}
+            values = {**values, **fact, **test_fields(facts, t.unique_id)}
+            tests[t.unique_id] = cut(values, t.unique_id)
         for e in a.exposures:
-            values = jsonable({**asdict(e), "project_id": project_id})
+            values = {**jsonable(e), "project_id": project_id}
             exposures[e.unique_id] = cut(values, e.unique_id)
         for term in a.terms:
-            values = jsonable(asdict(term))
+            values = jsonable(term)
             values["group_unique_id"] = values.pop("group")
             values["project_id"] = project_id
             terms[term.unique_id] = cut(values, term.unique_id)
@@ -82,14 +103,13 @@ def store(integration, artifacts, jobs: dict, runs: dict, counts: Counts, warn) 
     )
     for values in [*nodes.values(), *terms.values()]:
         values["group_id"] = group_ids.get(values.pop("group_unique_id") or "")
-    before = _alive(integration, (DbtNode, DbtTest), projects)
-    # Nodes and tests keep a definition a newer manifest gave; exposures and terms do not
-    # say which run they came from.
-    for model, desired, kind, skip in (
-        (DbtNode, nodes, "node", _newer),
-        (DbtTest, tests, "test", _newer),
-        (DbtExposure, exposures, "exposure", None),
-        (DbtTerm, terms, "term", None),
+    # Nodes and tests keep a definition a newer manifest gave, not the facts beside it;
+    # exposures and terms do not say which run they came from.
+    for model, desired, kind, skip, still_written in (
+        (DbtNode, nodes, "node", _newer, NODE_FACT_FIELDS),
+        (DbtTest, tests, "test", _newer, TEST_FACT_FIELDS),
+        (DbtExposure, exposures, "exposure", None, ()),
+        (DbtTerm, terms, "term", None, ()),
     ):
         upsert(
             model,
@@ -99,9 +119,9 @@ def store(integration, artifacts, jobs: dict, runs: dict, counts: Counts, warn) 
             counts=counts,
             kind=kind,
             skip=skip,
+            still_written=still_written,
             removable=removable,
         )
-    return before - set(nodes) - set(tests)
 
 
 def _alive(integration, models, projects: set) -> set[str]:
@@ -160,7 +180,7 @@ def node_values(n) -> dict[str, Any]:
         "group_unique_id": n.group,
         "contract_enforced": n.contract_enforced,
         "constraints": jsonable(n.constraints),
-        "columns": jsonable([asdict(c) for c in n.columns]),
+        "columns": jsonable(n.columns),
         "depends_on": list(n.depends_on),
         "raw_code": n.raw_code,
         "url": n.url,

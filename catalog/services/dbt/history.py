@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ...models import DbtTest, DbtTestResult
-from ..bulk import bulk_insert
+from ..bulk import insert_rows
 from .upsert import EARLIEST, Counts
 
 
@@ -52,12 +52,21 @@ class Outcome:
 CONSTRAINT_STATUS = {"success": "pass", "error": "error", "skipped": "skipped"}
 
 
-def constraint_checks(integration) -> dict[str, list[tuple[str, str]]]:
-    """Per model, its enforced constraints: (unique_id, message)."""
+def constraint_checks(integration, newest: dict) -> dict[str, list[tuple[str, str]]]:
+    """Per model, its enforced constraints: (unique_id, message), as the manifests read now
+    declare them (`definitions.newest_manifests`), and as stored for the other projects."""
     found: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for uid, node, message in DbtTest.objects.filter(
-        integration=integration, test_type="constraint", enforced=True, removed=False
-    ).values_list("unique_id", "attached_node", "message"):
+    for a in newest.values():
+        for t in a.tests:
+            if t.test_type == "constraint" and t.enforced:
+                found[t.attached_node].append((t.unique_id, t.message))
+    for uid, node, message in (
+        DbtTest.objects.filter(
+            integration=integration, test_type="constraint", enforced=True, removed=False
+        )
+        .exclude(project_id__in=list(newest))
+        .values_list("unique_id", "attached_node", "message")
+    ):
         found[node].append((uid, message))
     return found
 
@@ -155,18 +164,18 @@ def record(read: dict[str, list[Outcome]], test_ids: dict[str, int], counts: Cou
                 continue
             if o.row_id is None:
                 to_create.append(
-                    DbtTestResult(
-                        test_id=test_id,
-                        job_id=o.job_id,
-                        run_id=o.run_id,
-                        status=o.status,
-                        failures=o.failures,
-                        message=o.message,
-                        executed_at=o.executed_at or o.finished_at,
-                    )
+                    {
+                        "test_id": test_id,
+                        "job_id": o.job_id,
+                        "run_id": o.run_id,
+                        "status": o.status,
+                        "failures": o.failures,
+                        "message": o.message,
+                        "executed_at": o.executed_at or o.finished_at,
+                    }
                 )
             last = o
-    bulk_insert(DbtTestResult, to_create)
+    insert_rows(DbtTestResult, to_create)
     if to_delete:
         DbtTestResult.objects.filter(pk__in=to_delete).delete()
     counts.add("test_result", "created", len(to_create))

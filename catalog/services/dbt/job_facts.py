@@ -11,14 +11,15 @@ facts with it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 from django.db.models import Q
 
 from ...models import DbtJobFact, DbtNode, DbtTest
-from ..bulk import bulk_insert, bulk_update_rows
+from ..bulk import bulk_update_rows, insert_rows
 from .upsert import EARLIEST, Counts, jsonable
 
 EXECUTION, COMPILED, CATALOG, FRESHNESS, TEST = (
@@ -154,19 +155,30 @@ def observed_facts(
     return found
 
 
-def store(integration, observed: dict[tuple, Observed], counts: Counts) -> set[str]:
+@dataclass
+class Filed:
+    """What `store` left stored for the jobs it filed facts under: every fact of those jobs,
+    by (job, kind, unique_id), as `current` reads them, so that it need not read them back."""
+
+    touched: set[str] = field(default_factory=set)  # unique_ids whose facts changed
+    jobs: set[int] = field(default_factory=set)
+    rows: dict[tuple, dict] = field(default_factory=dict)
+
+
+FACT_COLUMNS = ("job_id", "kind", "unique_id", "run_id", "finished_at", "executed_at", "values")
+
+
+def store(integration, observed: dict[tuple, Observed], counts: Counts) -> Filed:
     """File what the runs read now said under their jobs, where it is newer than what each
-    job said before; the unique_ids whose facts changed."""
+    job said before."""
     if not observed:
-        return set()
+        return Filed()
     job_ids = {job for job, _kind, _uid in observed}
     existing = {
         (row["job_id"], row["kind"], row["unique_id"]): row
         for row in DbtJobFact.objects.filter(integration=integration, job_id__in=job_ids)
         .order_by()
-        .values(
-            "id", "job_id", "kind", "unique_id", "run_id", "finished_at", "executed_at", "values"
-        )
+        .values("id", *FACT_COLUMNS)
     }
     to_create, to_update, touched = [], [], set()
     for key, fact in observed.items():
@@ -180,20 +192,28 @@ def store(integration, observed: dict[tuple, Observed], counts: Counts) -> set[s
         row = existing.get(key)
         if row is None:
             to_create.append(
-                DbtJobFact(integration=integration, job_id=job, kind=kind, unique_id=uid, **wanted)
+                {
+                    "integration_id": integration.pk,
+                    "job_id": job,
+                    "kind": kind,
+                    "unique_id": uid,
+                    **wanted,
+                }
             )
+            existing[key] = to_create[-1]
         elif (row["finished_at"] or EARLIEST) > (fact.finished_at or EARLIEST):
             continue  # this job's newer run said it already
         elif any(row[name] != value for name, value in wanted.items()):
             to_update.append({"id": row["id"], **wanted})
+            row.update(wanted)
         else:
             continue
         touched.add(uid)
-    bulk_insert(DbtJobFact, to_create)
+    insert_rows(DbtJobFact, to_create)
     bulk_update_rows(DbtJobFact, to_update, ["run_id", "finished_at", "executed_at", "values"])
     counts.add("job_fact", "created", len(to_create))
     counts.add("job_fact", "updated", len(to_update))
-    return touched
+    return Filed(touched, job_ids, existing)
 
 
 def drop(integration, *, unique_ids: Iterable[str] = (), job_ids: Iterable[int] = ()) -> set[str]:
@@ -210,19 +230,25 @@ def drop(integration, *, unique_ids: Iterable[str] = (), job_ids: Iterable[int] 
     return lost
 
 
-def current(integration, unique_ids: set[str]) -> dict[tuple[str, str], dict]:
-    """(kind, unique_id) -> the newest fact of that kind across the live jobs."""
+def current(
+    integration, unique_ids: set[str], filed: Filed | None = None
+) -> dict[tuple[str, str], dict]:
+    """(kind, unique_id) -> the newest fact of that kind across the live jobs; the jobs
+    `filed` holds are taken from it, not read again."""
     if not unique_ids:
         return {}
+    filed = filed or Filed()
     best: dict[tuple[str, str], dict] = {}
     rows = (
         DbtJobFact.objects.filter(
             integration=integration, unique_id__in=list(unique_ids), job__removed=False
         )
+        .exclude(job_id__in=list(filed.jobs))
         .order_by()
-        .values("job_id", "kind", "unique_id", "run_id", "finished_at", "executed_at", "values")
+        .values(*FACT_COLUMNS)
     )
-    for row in rows:
+    held = (row for row in filed.rows.values() if row["unique_id"] in unique_ids)
+    for row in chain(rows, held):
         key = (row["kind"], row["unique_id"])
         order = (row["finished_at"] or EARLIEST, row["executed_at"] or EARLIEST, row["job_id"])
         if key not in best or best[key]["_order"] < order:

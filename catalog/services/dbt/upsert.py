@@ -3,26 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db import models
 from django.utils import timezone
 
-from ..bulk import bulk_update_rows
+from ..bulk import bulk_update_rows, insert_rows
 
 # Sorts an unknown time first (a run not finished, a result without timing).
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def jsonable(value: Any) -> Any:
-    """Tuples to lists, recursively, so values compare equal to what JSONFields load."""
+    """Tuples to lists and records (dataclasses) to dicts, recursively, so values compare
+    equal to what JSONFields load. One copy, where asdict and a pass over its copy made two."""
+    if value is None or isinstance(value, (str, int, float)):
+        return value
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
+    names = _record_fields(type(value))
+    if names is not None:
+        return {name: jsonable(getattr(value, name)) for name in names}
     return value
+
+
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _record_fields(kind: type) -> tuple[str, ...] | None:
+    if kind not in _FIELDS:
+        _FIELDS[kind] = tuple(f.name for f in fields(kind)) if is_dataclass(kind) else None
+    return _FIELDS[kind]
 
 
 @dataclass
@@ -44,11 +59,13 @@ def upsert(
     counts: Counts,
     kind: str,
     skip: Callable[[dict, dict], bool] | None = None,
+    still_written: tuple[str, ...] = (),
     removable: Callable[[dict], bool] | None = None,
 ) -> dict[Any, int]:
     """Make rows equal to `desired` (keyed by `key`), writing only differences.
 
-    `skip(existing, wanted)` keeps an existing row as it is (a newer fact);
+    `skip(existing, wanted)` keeps an existing row as it is (a newer fact), but for the
+    fields `still_written`, which come from elsewhere;
     `removable(existing)` says which rows missing from `desired` are flagged removed.
     Returns every row's id by key.
     """
@@ -69,12 +86,13 @@ def upsert(
         values = {n: v for n, v in values.items() if n != key}
         row = existing.get(k)
         if row is None:
-            to_create.append(model(integration=integration, **{key: k}, **values))
+            to_create.append((k, {"integration_id": integration.pk, key: k, **values}))
             continue
-        if skip is not None and skip(row, values):
-            continue
+        kept = skip is not None and skip(row, values)
+        if kept:
+            values = {n: values[n] for n in still_written if n in values}
         changes = {n: v for n, v in values.items() if row.get(n) != v}
-        if removable is not None and row.get("removed"):
+        if removable is not None and row.get("removed") and not kept:
             changes["removed"] = False
         if changes:
             row.update(changes)
@@ -87,7 +105,7 @@ def upsert(
             for k, row in existing.items()
             if k not in desired and not row["removed"] and removable(row)
         ]
-    model.objects.bulk_create(to_create)
+    created = insert_rows(model, (values for _k, values in to_create))
     if to_update:
         written = sorted(changed_names)
         for row in to_update:
@@ -102,7 +120,7 @@ def upsert(
     counts.add(kind, "updated", len(to_update))
     counts.add(kind, "removed", len(gone))
     ids = {k: row["id"] for k, row in existing.items()}
-    ids.update({getattr(obj, key): obj.pk for obj in to_create})
+    ids.update({k: pk for (k, _values), pk in zip(to_create, created, strict=True)})
     return ids
 
 
