@@ -47,13 +47,18 @@ def dbt_apply(
     counts = Counts()
     jobs, dropped_jobs = _jobs(integration, job_records, counts)
     runs = _runs(integration, run_records, jobs, counts)
-    touched = _ingest(integration, artifacts, outcomes, jobs, runs, counts, warn)
+    touched, write_tests, tests_read = _ingest(
+        integration, artifacts, outcomes, jobs, runs, counts, warn
+    )
     del artifacts, outcomes
     if dropped_jobs:
         touched |= job_facts.drop(integration, job_ids=dropped_jobs)
         _orphaned_projects(integration, counts)
     job_facts.show(integration, touched, counts)
-    derive(integration, counts)
+    derive(integration, counts, write_tests)
+    del write_tests
+    if tests_read:
+        history.record(tests_read, _live_tests(integration), counts)
     if state is not None:
         state = _forget_jobs_not_read(state, jobs)
     if state is not None and state != integration.sync_state:
@@ -71,11 +76,14 @@ def _forget_jobs_not_read(state: dict, jobs: dict) -> dict:
     return {**state, "ingested_runs": {k: v for k, v in ingested.items() if int(k) in jobs}}
 
 
-def _ingest(integration, artifacts, outcomes, jobs, runs, counts: Counts, warn) -> set[str]:
-    """Store what the runs read now say; the unique_ids whose shown facts may change and
-    were not written with their definitions."""
+def _ingest(
+    integration, artifacts, outcomes, jobs, runs, counts: Counts, warn
+) -> tuple[set[str], Callable | None, dict]:
+    """Store what the runs read now say. Returns the unique_ids whose shown facts may change
+    and were not written with their definitions, the writer of the manifests' tests
+    (`definitions.store`), and the test outcomes read, for the history."""
     if not artifacts and not outcomes:
-        return set()
+        return set(), None, {}
     for a in artifacts:
         for message in a.warnings:
             warn(message)
@@ -91,18 +99,20 @@ def _ingest(integration, artifacts, outcomes, jobs, runs, counts: Counts, warn) 
     declared = definitions.declared(newest)
     facts = job_facts.current(integration, touched | declared, filed)
     del filed
-    definitions.store(integration, newest, jobs, runs, facts, counts, warn)
-    test_ids = dict(
-        DbtTest.objects.filter(integration=integration, removed=False).values_list(
-            "unique_id", "id"
-        )
-    )
-    history.record(tests, test_ids, counts)
+    write_tests = definitions.store(integration, newest, jobs, runs, facts, counts, warn)
     read = [a.provenance.run_id for a in [*artifacts, *outcomes]]
     DbtRun.objects.filter(pk__in=[runs[r] for r in read if r in runs]).update(
         ingested_at=timezone.now()
     )
-    return touched - declared
+    return touched - declared, write_tests, tests
+
+
+def _live_tests(integration) -> dict[str, int]:
+    return dict(
+        DbtTest.objects.filter(integration=integration, removed=False).values_list(
+            "unique_id", "id"
+        )
+    )
 
 
 def _sorted_out(records: Iterable) -> tuple[list, list, list, list, dict | None]:

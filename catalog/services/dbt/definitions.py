@@ -61,10 +61,16 @@ TEST_FACT_FIELDS = tuple(test_fields({}, ""))
 
 def store(
     integration, newest: dict, jobs: dict, runs: dict, facts: dict, counts: Counts, warn
-) -> None:
+) -> Callable[[Callable[[str], dict]], None] | None:
     """Definitions from each project's newest manifest (`newest_manifests`), each node and
     test with the newest facts (`job_facts.current`) of what it declares; objects it no
-    longer declares are flagged removed."""
+    longer declares are flagged removed.
+
+    The tests are not written yet: the function returned writes them once the nodes are
+    matched, each with its node and table (`link(attached_node)`), so that a new test is
+    written once (None when no manifest was read)."""
+    if not newest:
+        return None
     projects = set(newest)
 
     def removable(row: dict) -> bool:
@@ -107,7 +113,6 @@ def store(
     # exposures and terms do not say which run they came from.
     for model, desired, kind, skip, still_written in (
         (DbtNode, nodes, "node", _newer, NODE_FACT_FIELDS),
-        (DbtTest, tests, "test", _newer, TEST_FACT_FIELDS),
         (DbtExposure, exposures, "exposure", None, ()),
         (DbtTerm, terms, "term", None, ()),
     ):
@@ -122,6 +127,27 @@ def store(
             still_written=still_written,
             removable=removable,
         )
+
+    def write_tests(link: Callable[[str], dict]) -> None:
+        for values in tests.values():
+            values.update(link(values["attached_node"]))
+        upsert(
+            DbtTest,
+            integration=integration,
+            desired=tests,
+            key="unique_id",
+            counts=counts,
+            kind="test",
+            skip=_newer,
+            still_written=(*TEST_FACT_FIELDS, *TEST_LINK_FIELDS),
+            removable=removable,
+        )
+        tests.clear()
+
+    return write_tests
+
+
+TEST_LINK_FIELDS = ("node_id", "table_id")
 
 
 def _alive(integration, models, projects: set) -> set[str]:

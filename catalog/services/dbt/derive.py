@@ -67,7 +67,9 @@ NODE_FIELDS = (
 )
 
 
-def derive(integration, counts: Counts) -> None:
+def derive(integration, counts: Counts, write_tests=None) -> None:
+    """Match the nodes, then enrich, draw lineage and link; `write_tests`
+    (definitions.store's) writes the manifests' tests once their nodes are matched."""
     config = integration.config or {}
     database_map = config.get("database_map") or {}
     dbt_wins = config.get("description_policy") == "dbt_wins"
@@ -100,6 +102,8 @@ def derive(integration, counts: Counts) -> None:
     _take_back(integration, matched_before - set(by_table), lost_columns, counts)
     by_uid = {n["unique_id"]: n for n in nodes}
     _lineage(integration, nodes, by_uid, counts)
+    if write_tests is not None:
+        write_tests(lambda attached: _test_link(by_uid.get(attached)))
     _links(integration, by_uid, counts)
     m = defaultdict(int)
     for n in nodes:
@@ -302,6 +306,13 @@ def _lineage(integration, nodes: list[dict], by_uid: dict, counts: Counts) -> No
     counts.add("lineage", "removed", len(gone))
 
 
+def _test_link(node: dict | None) -> dict[str, int | None]:
+    """A test's node and that node's table."""
+    if node is None:
+        return {"node_id": None, "table_id": None}
+    return {"node_id": node["id"], "table_id": node["_match"].table_id}
+
+
 def _links(integration, by_uid: dict, counts: Counts) -> None:
     """Tests → their node and table; exposures and terms → tables; jobs → tables they build."""
     tests = (
@@ -311,11 +322,9 @@ def _links(integration, by_uid: dict, counts: Counts) -> None:
     )
     changed = []
     for row in tests:
-        node = by_uid.get(row["attached_node"])
-        node_id = node["id"] if node else None
-        table_id = node["_match"].table_id if node else None
-        if (row["node_id"], row["table_id"]) != (node_id, table_id):
-            changed.append({"id": row["id"], "node_id": node_id, "table_id": table_id})
+        link = _test_link(by_uid.get(row["attached_node"]))
+        if (row["node_id"], row["table_id"]) != (link["node_id"], link["table_id"]):
+            changed.append({"id": row["id"], **link})
     bulk_update_rows(DbtTest, changed, ["node_id", "table_id"])
     counts.add("test_link", "updated", len(changed))
 
