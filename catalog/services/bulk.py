@@ -133,7 +133,7 @@ def insert_rows(model: type[models.Model], rows: Iterable[dict[str, Any]]) -> li
         size += len(encoded)
         if size >= INSERT_PAYLOAD:
             ids += _insert(sql, chunk)
-            chunk, size = [], 0
+            size = 0
     if chunk:
         ids += _insert(sql, chunk)
     return ids
@@ -148,6 +148,9 @@ def _insert_fields(model: type[models.Model]) -> list[models.Field]:
 
 
 def _insert(sql: str, chunk: list[str]) -> list[Any]:
+    payload = "[" + ",".join(chunk) + "]"
+    chunk.clear()  # the rows are in the payload now: not held twice while it is sent
     with connection.cursor() as cursor:
-        cursor.execute(sql, ["[" + ",".join(chunk) + "]"])
+        cursor.execute(sql, [payload])
+        del payload
         return [row[0] for row in cursor.fetchall()]

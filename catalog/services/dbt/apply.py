@@ -79,9 +79,10 @@ def _forget_jobs_not_read(state: dict, jobs: dict) -> dict:
 def _ingest(
     integration, artifacts, outcomes, jobs, runs, counts: Counts, warn
 ) -> tuple[set[str], Callable | None, dict]:
-    """Store what the runs read now say. Returns the unique_ids whose shown facts may change
-    and were not written with their definitions, the writer of the manifests' tests
-    (`definitions.store`), and the test outcomes read, for the history."""
+    """Store what the runs read now say, emptying `artifacts` and `outcomes` once read.
+    Returns the unique_ids whose shown facts may change and were not written with their
+    definitions, the writer of the manifests' tests (`definitions.store`), and the test
+    outcomes read, for the history."""
     if not artifacts and not outcomes:
         return set(), None, {}
     for a in artifacts:
@@ -96,11 +97,18 @@ def _ingest(
     )
     touched |= filed.touched
     # A definition is written with the facts it shows, so a new node is written once.
-    declared = definitions.declared(newest)
+    declared = definitions.declared_ids(newest)
     facts = job_facts.current(integration, touched | declared, filed)
     del filed
-    write_tests = definitions.store(integration, newest, jobs, runs, facts, counts, warn)
+    values = definitions.values_of(newest, jobs, runs, facts, warn)
     read = [a.provenance.run_id for a in [*artifacts, *outcomes]]
+    # The records are let go of before the writes, which hold payloads of their own.
+    del facts
+    newest.clear()
+    artifacts.clear()
+    outcomes.clear()
+    write_tests = definitions.store(integration, values, counts)
+    del values
     DbtRun.objects.filter(pk__in=[runs[r] for r in read if r in runs]).update(
         ingested_at=timezone.now()
     )
@@ -141,6 +149,7 @@ def _jobs(integration, records: list[DbtJobRecord], counts: Counts) -> tuple[dic
     was_live = set(
         DbtJob.objects.filter(integration=integration, removed=False).values_list("pk", flat=True)
     )
+    read = list(desired)
     ids = upsert(
         DbtJob,
         integration=integration,
@@ -150,8 +159,8 @@ def _jobs(integration, records: list[DbtJobRecord], counts: Counts) -> tuple[dic
         kind="job",
         removable=lambda row: True,
     )
-    live = {ids[dbt_id] for dbt_id in desired}
-    return {dbt_id: ids[dbt_id] for dbt_id in desired}, sorted(was_live - live)
+    live = {ids[dbt_id] for dbt_id in read}
+    return {dbt_id: ids[dbt_id] for dbt_id in read}, sorted(was_live - live)
 
 
 def _runs(integration, records: list[DbtRunRecord], jobs: dict, counts: Counts) -> dict[int, int]:
@@ -163,10 +172,11 @@ def _runs(integration, records: list[DbtRunRecord], jobs: dict, counts: Counts) 
         values["status"] = r.status
         values["job_id"] = jobs[r.job_id]
         desired[r.dbt_id] = values
+    read = list(desired)
     ids = upsert(
         DbtRun, integration=integration, desired=desired, key="dbt_id", counts=counts, kind="run"
     )
-    return {dbt_id: ids[dbt_id] for dbt_id in desired}
+    return {dbt_id: ids[dbt_id] for dbt_id in read}
 
 
 def _orphaned_projects(integration, counts: Counts) -> None:

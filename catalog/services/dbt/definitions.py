@@ -5,6 +5,7 @@ manifest: groups, nodes, tests, exposures and terms. Nothing here says what a ru
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...descriptions import DescriptionCutter
@@ -34,7 +35,7 @@ def newest_manifests(artifacts) -> dict[Any, Any]:
     return newest
 
 
-def declared(newest: dict) -> set[str]:
+def declared_ids(newest: dict) -> set[str]:
     """The unique_ids of the nodes and tests the manifests declare."""
     return {
         uid
@@ -45,7 +46,7 @@ def declared(newest: dict) -> set[str]:
 
 def removed_now(integration, newest: dict) -> set[str]:
     """The live nodes and tests that their project's newest manifest no longer declares."""
-    return _alive(integration, (DbtNode, DbtTest), set(newest)) - declared(newest)
+    return _alive(integration, (DbtNode, DbtTest), set(newest)) - declared_ids(newest)
 
 
 def _newer(existing: dict, wanted: dict) -> bool:
@@ -59,44 +60,62 @@ NODE_FACT_FIELDS = tuple(node_fields({}, ""))
 TEST_FACT_FIELDS = tuple(test_fields({}, ""))
 
 
-def store(
-    integration, newest: dict, jobs: dict, runs: dict, facts: dict, counts: Counts, warn
-) -> Callable[[Callable[[str], dict]], None] | None:
-    """Definitions from each project's newest manifest (`newest_manifests`), each node and
-    test with the newest facts (`job_facts.current`) of what it declares; objects it no
-    longer declares are flagged removed.
+@dataclass
+class Declared:
+    """What the manifests declare, as the catalog's rows want it, by unique_id."""
 
-    The tests are not written yet: the function returned writes them once the nodes are
-    matched, each with its node and table (`link(attached_node)`), so that a new test is
-    written once (None when no manifest was read)."""
-    if not newest:
-        return None
-    projects = set(newest)
+    projects: set
+    groups: dict[str, dict] = field(default_factory=dict)
+    nodes: dict[str, dict] = field(default_factory=dict)
+    tests: dict[str, dict] = field(default_factory=dict)
+    exposures: dict[str, dict] = field(default_factory=dict)
+    terms: dict[str, dict] = field(default_factory=dict)
 
-    def removable(row: dict) -> bool:
-        return row.get("project_id") in projects
 
+def values_of(newest: dict, jobs: dict, runs: dict, facts: dict, warn) -> Declared:
+    """The definitions of each project's newest manifest (`newest_manifests`), each node
+    and test with the newest facts (`job_facts.current`) of what it declares."""
     cut = _cutter(warn)
-    groups, nodes, tests, exposures, terms = {}, {}, {}, {}, {}
+    found = Declared(projects=set(newest))
     for project_id, a in newest.items():
         fact = _fact(a.provenance, jobs, runs, project_id)
         for g in a.groups:
-            groups[g.unique_id] = cut({**jsonable(g), "project_id": project_id}, g.unique_id)
+            found.groups[g.unique_id] = cut({**jsonable(g), "project_id": project_id}, g.unique_id)
         for n in a.nodes:
             values = {**node_values(n), **fact, **node_fields(facts, n.unique_id)}
-            nodes[n.unique_id] = cut(values, n.unique_id)
+            found.nodes[n.unique_id] = cut(values, n.unique_id)
         for t in a.tests:
             values = {k: v for k, v in jsonable(t).items() if k not in TEST_RESULT_FIELDS}
             values = {**values, **fact, **test_fields(facts, t.unique_id)}
-            tests[t.unique_id] = cut(values, t.unique_id)
+            found.tests[t.unique_id] = cut(values, t.unique_id)
         for e in a.exposures:
             values = {**jsonable(e), "project_id": project_id}
-            exposures[e.unique_id] = cut(values, e.unique_id)
+            found.exposures[e.unique_id] = cut(values, e.unique_id)
         for term in a.terms:
             values = jsonable(term)
             values["group_unique_id"] = values.pop("group")
             values["project_id"] = project_id
-            terms[term.unique_id] = cut(values, term.unique_id)
+            found.terms[term.unique_id] = cut(values, term.unique_id)
+    return found
+
+
+def store(
+    integration, declared: Declared, counts: Counts
+) -> Callable[[Callable[[str], dict]], None] | None:
+    """Write what the manifests declare (`values_of`); objects a project's newest manifest
+    no longer declares are flagged removed.
+
+    The tests are not written yet: the function returned writes them once the nodes are
+    matched, each with its node and table (`link(attached_node)`), so that a new test is
+    written once (None when no manifest was read)."""
+    if not declared.projects:
+        return None
+    projects = declared.projects
+    groups, nodes, tests = declared.groups, declared.nodes, declared.tests
+    exposures, terms = declared.exposures, declared.terms
+
+    def removable(row: dict) -> bool:
+        return row.get("project_id") in projects
 
     group_ids = upsert(
         DbtGroup,

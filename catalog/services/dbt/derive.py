@@ -97,13 +97,16 @@ def derive(integration, counts: Counts, write_tests=None) -> None:
             by_table[result.table_id].append(node)
         else:
             node["columns"] = None  # only a matched node's columns are read again
+    if write_tests is not None:
+        # Before the enrichment, whose peak they would otherwise add to.
+        by_id = {n["unique_id"]: n for n in nodes}
+        write_tests(lambda attached: _test_link(by_id.get(attached)))
+        del by_id
     lost_columns = _enrich(by_table, dbt_wins, index, counts)
     _write_matches(nodes, counts)
     _take_back(integration, matched_before - set(by_table), lost_columns, counts)
     by_uid = {n["unique_id"]: n for n in nodes}
     _lineage(integration, nodes, by_uid, counts)
-    if write_tests is not None:
-        write_tests(lambda attached: _test_link(by_uid.get(attached)))
     _links(integration, by_uid, counts)
     m = defaultdict(int)
     for n in nodes:

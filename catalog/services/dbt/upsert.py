@@ -67,7 +67,8 @@ def upsert(
     `skip(existing, wanted)` keeps an existing row as it is (a newer fact), but for the
     fields `still_written`, which come from elsewhere;
     `removable(existing)` says which rows missing from `desired` are flagged removed.
-    Returns every row's id by key.
+    Returns every row's id by key. `desired` is emptied: a new row's values are let go of
+    as soon as they are encoded for the INSERT, whose payload would otherwise add to them.
     """
     names = sorted({name for values in desired.values() for name in values})
     fields = ["id", key, *[n for n in names if n != key]]
@@ -83,11 +84,11 @@ def upsert(
     now = timezone.now()
     to_create, to_update, changed_names = [], [], set()
     for k, values in desired.items():
-        values = {n: v for n, v in values.items() if n != key}
         row = existing.get(k)
         if row is None:
-            to_create.append((k, {"integration_id": integration.pk, key: k, **values}))
+            to_create.append(k)
             continue
+        values = {n: v for n, v in values.items() if n != key}
         kept = skip is not None and skip(row, values)
         if kept:
             values = {n: values[n] for n in still_written if n in values}
@@ -105,7 +106,15 @@ def upsert(
             for k, row in existing.items()
             if k not in desired and not row["removed"] and removable(row)
         ]
-    created = insert_rows(model, (values for _k, values in to_create))
+
+    def created_rows():
+        for k in to_create:
+            values = desired.pop(k)
+            values.pop(key, None)
+            yield {"integration_id": integration.pk, key: k, **values}
+
+    created = insert_rows(model, created_rows())
+    desired.clear()
     if to_update:
         written = sorted(changed_names)
         for row in to_update:
@@ -120,7 +129,7 @@ def upsert(
     counts.add(kind, "updated", len(to_update))
     counts.add(kind, "removed", len(gone))
     ids = {k: row["id"] for k, row in existing.items()}
-    ids.update({k: pk for (k, _values), pk in zip(to_create, created, strict=True)})
+    ids.update(zip(to_create, created, strict=True))
     return ids
 
 
