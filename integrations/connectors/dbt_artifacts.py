@@ -32,6 +32,7 @@ from .dbt_records import (
     FreshnessRecord,
     Provenance,
     TestOutcome,
+    constraint_message,
 )
 
 RELATION_TYPES = ("model", "seed", "snapshot")
@@ -1325,11 +1326,11 @@ def _describe_constraint(node: DbtNodeRecord, column: str, constraint: dict, kin
 def _constraint_message(
     node: DbtNodeRecord, column: str, constraint: dict, kind: str, enforced: bool, adapter: str
 ) -> str:
-    text = _describe_constraint(node, column, constraint, kind)
-    if not enforced:
-        return f"{text}. Declared in the contract only: {adapter or 'this warehouse'} does not enforce {kind} constraints."
-    if node.execution_status == "success":
-        return f"{text}. Enforced by the warehouse: it held when {node.name} was built."
-    if node.execution_status == "error":
-        return f"{text}. {node.name} failed to build, so the constraint may not hold."
-    return f"{text}. Enforced by the warehouse when {node.name} is built."
+    return constraint_message(
+        _describe_constraint(node, column, constraint, kind),
+        model=node.name,
+        build_status=node.execution_status,
+        enforced=enforced,
+        kind=kind,
+        adapter=adapter,
+    )

@@ -254,3 +254,26 @@ class SyncState:
     """What the next sync needs to know: the runs already ingested, per job."""
 
     data: dict[str, Any]
+
+
+def constraint_message(
+    description: str,
+    *,
+    model: str,
+    build_status: str,
+    enforced: bool = True,
+    kind: str = "",
+    adapter: str = "",
+) -> str:
+    """What a contract constraint's check says, from its model's build status in one run:
+    an enforced constraint holds exactly when the warehouse accepted the build."""
+    if not enforced:
+        return (
+            f"{description}. Declared in the contract only: {adapter or 'this warehouse'} "
+            f"does not enforce {kind} constraints."
+        )
+    if build_status == "success":
+        return f"{description}. Enforced by the warehouse: it held when {model} was built."
+    if build_status == "error":
+        return f"{description}. {model} failed to build, so the constraint may not hold."
+    return f"{description}. Enforced by the warehouse when {model} is built."

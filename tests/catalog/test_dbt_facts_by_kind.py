@@ -290,3 +290,40 @@ def test_an_enforced_constraint_is_checked_by_the_run_that_built_its_model(dbt, 
     check = DbtTest.objects.select_related("result_run").get(unique_id=uid)
     # The nightly build built dim_dates; the newer test-only run did not, and says nothing.
     assert (check.status, check.result_run.dbt_id) == ("pass", 9001)
+    # Its words are the nightly build's, not those of the newest manifest's run, which did
+    # not build dim_dates.
+    held = "not_null constraint on dim_dates.date_day. Enforced by the warehouse: it held"
+    assert check.message.startswith(held), check.message
+    assert [h.message for h in check.history.all()] == [check.message]
+
+
+def test_an_older_manifest_read_later_keeps_the_newer_definition_but_gives_its_facts(dbt):
+    # The hourly test job's manifest is the newest; it has no catalog.json.
+    newer = artifact("manifest.json")
+    newer["nodes"][ON_ORDERS]["description"] = "As the newer manifest says."
+    manifest, results = subset_run({*checks_on(ON_ORDERS, newer), FAILING})
+    manifest["nodes"][ON_ORDERS]["description"] = "As the newer manifest says."
+    apply(
+        dbt,
+        [
+            job(HOURLY, "Hourly tests"),
+            run(9100, HOURLY, 7),
+            artifacts(9100, HOURLY, 7, manifest=manifest, run_results=results, catalog={}),
+        ],
+    )
+    # A docs job added later brings an older run, read whole: the only catalog.json.
+    apply(dbt, [job(HOURLY, "Hourly tests"), job(NIGHTLY, "Docs"), *nightly(hour=5)])
+    orders = DbtNode.objects.select_related("run", "catalog_run").get(unique_id=ON_ORDERS)
+    assert orders.description == "As the newer manifest says." and orders.run.dbt_id == 9100
+    assert orders.catalog_columns and orders.catalog_run.dbt_id == 9001
+
+
+def test_a_first_sync_writes_each_new_test_once_with_its_node_and_table(dbt):
+    with CaptureQueriesContext(connection) as queries:
+        apply(dbt, [*both_jobs(), *nightly(), *hourly()])
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert not [sql for sql in updates if sql.startswith('UPDATE "catalog_dbttest"')]
+    failing = DbtTest.objects.select_related("node", "table").get(unique_id=FAILING)
+    assert failing.node.unique_id == "snapshot.jaffle_shop.raw_orders_snapshot"
+    assert failing.table == failing.node.table and failing.table is not None
+    assert failing.compiled_code and failing.status == "pass"  # the hourly run's

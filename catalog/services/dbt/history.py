@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from integrations.connectors.dbt_records import constraint_message
+
 from ...models import DbtTest, DbtTestResult
 from ..bulk import insert_rows
 from .upsert import EARLIEST, Counts
@@ -52,31 +54,38 @@ class Outcome:
 CONSTRAINT_STATUS = {"success": "pass", "error": "error", "skipped": "skipped"}
 
 
-def constraint_checks(integration, newest: dict) -> dict[str, list[tuple[str, str]]]:
-    """Per model, its enforced constraints: (unique_id, message), as the manifests read now
-    declare them (`definitions.newest_manifests`), and as stored for the other projects."""
-    found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+def constraint_checks(integration, newest: dict) -> dict[str, list[tuple[str, str, str]]]:
+    """Per model, its enforced constraints: (unique_id, description, the model's name), as
+    the manifests read now declare them (`definitions.newest_manifests`), and as stored for
+    the other projects."""
+    found: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for a in newest.values():
+        names = {n.unique_id: n.name for n in a.nodes}
         for t in a.tests:
             if t.test_type == "constraint" and t.enforced:
-                found[t.attached_node].append((t.unique_id, t.message))
-    for uid, node, message in (
+                model = names.get(t.attached_node, "")
+                found[t.attached_node].append((t.unique_id, t.description, model))
+    for uid, node, description, model in (
         DbtTest.objects.filter(
             integration=integration, test_type="constraint", enforced=True, removed=False
         )
         .exclude(project_id__in=list(newest))
-        .values_list("unique_id", "attached_node", "message")
+        .values_list("unique_id", "attached_node", "description", "node__name")
     ):
-        found[node].append((uid, message))
+        found[node].append((uid, description, model or ""))
     return found
 
 
 def constraint_results(node, constraints: dict) -> Iterable[tuple[str, dict[str, Any]]]:
-    """(constraint unique_id, outcome values) for a node a run built."""
+    """(constraint unique_id, outcome values) for a node a run built: the run's own build
+    result, in words that say so (a run read without its manifest names no model)."""
     status = CONSTRAINT_STATUS.get(node.execution_status, "")
     if not status:
         return
-    for uid, message in constraints.get(node.unique_id, ()):
+    for uid, description, model in constraints.get(node.unique_id, ()):
+        message = constraint_message(
+            description, model=model or node.name, build_status=node.execution_status
+        )
         yield uid, {"status": status, "failures": None, "message": message}
 
 
