@@ -64,9 +64,9 @@ Figures per enrichment, from the timed twin unless said otherwise:
 Then it prints the issues' targets next to the figures, met or missed: Tuva enriched in
 under 10 s; the same statement count whatever the number of models (needs two sizes); a
 Python peak under 4x the manifest's size on disk (for the multi-job case, one of its three
-manifests); Tuva read from three jobs in under 1.5 s, and no slower than from one job in
-the same invocation (the absolute figure moves with the machine); the multi-job statement
-count the same whatever the number of models (needs --multi-job-generated and two sizes).
+manifests); Tuva read from three jobs in under 1.5 s, with its ratio to one job in the same
+invocation (the absolute figure moves with the machine); the multi-job statement count the
+same whatever the number of models (needs --multi-job-generated and two sizes).
 
 It exits with status 1 when a figure says something is wrong: a match report other than the
 expected one, a sync with no new run that writes anything but its SyncRun (a missed target
@@ -981,7 +981,6 @@ def verdicts(steps: list[Step], cases: list[Case]) -> list[Verdict]:
         statements_verdict(by_name, [c for c in cases if c.models]),
         peak_verdict(steps),
         multi_job_time_verdict(by_name.get("Tuva"), by_name.get("Tuva, 3 jobs")),
-        multi_job_relative_verdict(by_name.get("Tuva"), by_name.get("Tuva, 3 jobs")),
         statements_verdict(
             by_name,
             [replace(c, models=c.multi_models) for c in cases if c.multi_models],
@@ -999,18 +998,11 @@ def multi_job_time_verdict(single: Step | None, multi: Step | None) -> Verdict:
         return Verdict(target, None, "not run")
     detail = f"{multi.total_s:,.2f} s (parse {multi.parse_s:,.2f} + dbt_apply {multi.apply_s:,.2f})"
     if single is not None:
-        detail += f"; one job: {single.total_s:,.2f} s"
+        # The absolute figure moves with the machine's speed and load: the same invocation's
+        # one-job case is the comparison that does not.
+        ratio = multi.total_s / single.total_s if single.total_s else 0.0
+        detail += f"; one job: {single.total_s:,.2f} s, so {ratio:.2f}x one job"
     return Verdict(target, multi.total_s < MULTI_JOB_TARGET_S, detail)
-
-
-def multi_job_relative_verdict(single: Step | None, multi: Step | None) -> Verdict:
-    """The same target against the single-job case measured now, on the same machine: the
-    absolute figure moves with the machine's speed and load."""
-    target = "Tuva read from 3 jobs no slower than from 1 job, measured in this invocation"
-    if multi is None or single is None:
-        return Verdict(target, None, "needs both Tuva cases")
-    detail = f"{multi.total_s:,.2f} s against {single.total_s:,.2f} s"
-    return Verdict(target, multi.total_s <= single.total_s, detail)
 
 
 def tuva_verdict(tuva: Step | None) -> Verdict:
