@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_safe
 
 from .forms import CatalogEditForm
 from .models import Column, DbtExposure, DbtGroup, DbtNode, DbtTerm, Table
@@ -16,6 +17,7 @@ from .services import catalog_object_edit
 MAX_LINEAGE_DEPTH = 5
 
 
+@require_safe
 def catalog_home(request: HttpRequest) -> HttpResponse:
     from .selectors.search import SearchFilters, catalog_search, parse_filters
 
@@ -58,6 +60,7 @@ KIND_CHOICES = [
 ]
 
 
+@require_safe
 def table_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         page = table_page(pk=pk)
@@ -137,6 +140,7 @@ def column_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _edit(request, column, "catalog.change_column", back)
 
 
+@require_safe
 def exposure_list(request: HttpRequest) -> HttpResponse:
     exposures = (
         DbtExposure.objects.filter(removed=False).prefetch_related("tables").order_by("name")
@@ -144,11 +148,13 @@ def exposure_list(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/exposures.html", {"exposures": exposures})
 
 
+@require_safe
 def exposure_view(request: HttpRequest, pk: int) -> HttpResponse:
     exposure = get_object_or_404(DbtExposure.objects.prefetch_related("tables__schema"), pk=pk)
     return render(request, "catalog/exposure.html", {"exposure": exposure})
 
 
+@require_safe
 def term_list(request: HttpRequest) -> HttpResponse:
     terms = (
         DbtTerm.objects.filter(removed=False)
@@ -159,6 +165,7 @@ def term_list(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/terms.html", {"terms": terms})
 
 
+@require_safe
 def term_view(request: HttpRequest, pk: int) -> HttpResponse:
     term = get_object_or_404(
         DbtTerm.objects.select_related("group").prefetch_related("tables__schema"), pk=pk
@@ -166,6 +173,7 @@ def term_view(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "catalog/term.html", {"term": term})
 
 
+@require_safe
 def group_list(request: HttpRequest) -> HttpResponse:
     groups = (
         DbtGroup.objects.filter(removed=False).prefetch_related("nodes__table").order_by("name")
@@ -173,12 +181,14 @@ def group_list(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/groups.html", {"groups": groups})
 
 
+@require_safe
 def job_list(request: HttpRequest) -> HttpResponse:
     from .selectors.jobs import live_jobs
 
     return render(request, "catalog/jobs.html", {"jobs": live_jobs()})
 
 
+@require_safe
 def freshness_view(request: HttpRequest) -> HttpResponse:
     from .selectors.provenance import node_provenance
 

@@ -53,6 +53,7 @@ MIDDLEWARE = [
     # Outermost, so that every response carries the policy, error pages and static files too.
     "config.security.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.security.SecureCookiesOverHttpsMiddleware",
     # Serves static files from the app server itself: no separate web server to set up.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -71,6 +72,20 @@ MIDDLEWARE = [
 
 # Script and style only from this site's own files: no inline script, handler, style attribute
 # or eval anywhere (config/security.py sends it; Django 6.0's middleware reads the same setting).
+# Cookies: the session and CSRF cookies are HttpOnly (the CSRF token travels in the form)
+# and SameSite=Lax, and Secure on HTTPS requests (config.security); behind a proxy that ends
+# TLS, SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https tells Django a request was HTTPS.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+if proxy_header := env.tuple("SECURE_PROXY_SSL_HEADER", default=()):
+    SECURE_PROXY_SSL_HEADER = proxy_header
+# Headers on every response (SecurityMiddleware, XFrameOptionsMiddleware).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
 SECURE_CSP = {
     "default-src": ["'self'"],
     "script-src": ["'self'"],

@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from .connectors import UnknownConnector, registry_entry
 from .connectors.base import CATEGORY_LABELS, WAREHOUSE
@@ -40,6 +40,7 @@ from .services.schedule import integration_schedule_set
 from .sync_errors import sync_error_for
 
 
+@require_safe
 def integration_list_view(request: HttpRequest) -> HttpResponse:
     integrations = integration_list()
     for integration in integrations:
@@ -54,6 +55,7 @@ def integration_list_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_safe
 def gallery_view(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     groups = gallery(query=query)
@@ -141,6 +143,7 @@ def _connect_form_page(request, connector, form, save, test, context: dict) -> H
     )
 
 
+@require_safe
 def detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(Integration, pk=pk)
     can_manage = can_manage_integrations(request.user)
@@ -284,6 +287,7 @@ def disconnect_view(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_safe
 def run_status_view(request: HttpRequest, pk: int, run_id: int) -> JsonResponse:
     run = get_object_or_404(SyncRun, pk=run_id, integration_id=pk)
     return JsonResponse(

@@ -151,3 +151,50 @@ def test_no_template_has_what_the_policy_refuses(what):
         if INLINE[what].search(line)
     ]
     assert found == []
+
+
+SAFETY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def test_every_route_answers_with_the_safety_headers(client, urls):  # noqa: F811
+    client.force_login(admin_user())
+    wrong = {}
+    for name, url in [*urls.items(), ("login", "/login/"), ("static", "/static/js/gallery.js")]:
+        response = client.get(url)
+        got = {header: response.headers.get(header) for header in SAFETY_HEADERS}
+        if got != SAFETY_HEADERS:
+            wrong[name] = got
+    assert wrong == {}
+
+
+def login_cookies(client, *, secure: bool):
+    User.objects.create_user("ann", password="pw-for-tests-1")
+    client.get("/login/", secure=secure)  # the CSRF cookie is set on the form page
+    csrf = client.cookies["csrftoken"]
+    response = client.post(
+        "/login/",
+        {"username": "ann", "password": "pw-for-tests-1", "csrfmiddlewaretoken": csrf.value},
+        secure=secure,
+        # Over HTTPS, Django's CSRF check wants the Referer a browser sends.
+        headers={"referer": "https://testserver/login/"} if secure else {},
+    )
+    assert response.status_code == 302
+    return response.cookies[settings.SESSION_COOKIE_NAME], csrf
+
+
+def test_the_session_and_csrf_cookies_are_httponly_and_lax(db):
+    session, csrf = login_cookies(Client(enforce_csrf_checks=True), secure=False)
+    for cookie in (session, csrf):
+        assert cookie["httponly"] and cookie["samesite"] == "Lax", cookie.key
+        # Over plain HTTP (a laptop), a Secure cookie would never come back.
+        assert not cookie["secure"], cookie.key
+
+
+def test_over_https_the_cookies_are_secure(db):
+    session, csrf = login_cookies(Client(enforce_csrf_checks=True), secure=True)
+    assert session["secure"] and csrf["secure"]
+    assert session["httponly"] and session["samesite"] == "Lax"
