@@ -5,6 +5,7 @@ database and a broker that needs no server (files under `var/`).
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "axes",
     "integrations",
     "catalog",
 ]
@@ -68,6 +70,8 @@ MIDDLEWARE = [
     "config.access.RoleRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: answers a login POST from a locked-out account and address with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Script and style only from this site's own files: no inline script, handler, style attribute
@@ -141,6 +145,20 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+
+# Failed logins are counted per account and address (django-axes): after
+# LOGIN_FAILURE_LIMIT wrong passwords in a row, that pair is refused (429) for
+# LOGIN_COOLOFF_MINUTES; a good login resets the count. Admins lift a lock in Django admin.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
