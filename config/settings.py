@@ -227,9 +227,17 @@ SYNC_WARNINGS_CAP = 100
 # "acme.getdbt.com"; and plain http to a loopback address, for local stand-ins only.
 DBT_CLOUD_EXTRA_HOSTS = env.list("DBT_CLOUD_EXTRA_HOSTS", default=[])
 DBT_CLOUD_ALLOW_LOOPBACK_HTTP = env.bool("DBT_CLOUD_ALLOW_LOOPBACK_HTTP", default=False)
-# The API client: seconds per request, attempts per request, and backoff between attempts
-# (doubling from DBT_CLOUD_BACKOFF, with jitter, capped; a Retry-After header is honoured).
-DBT_CLOUD_TIMEOUT = env.float("DBT_CLOUD_TIMEOUT", default=60)
+# The API client's timeouts, in seconds, per phase: connecting; the first byte of an answer;
+# silence while a body streams (a stalled download is abandoned and retried); one artifact's
+# whole download. Then attempts per request, and backoff between attempts (doubling from
+# DBT_CLOUD_BACKOFF, with jitter, capped; a Retry-After header is honoured).
+DBT_CLOUD_CONNECT_TIMEOUT = env.float("DBT_CLOUD_CONNECT_TIMEOUT", default=10)
+DBT_CLOUD_TIMEOUT = env.float("DBT_CLOUD_TIMEOUT", default=30)
+DBT_CLOUD_IDLE_TIMEOUT = env.float("DBT_CLOUD_IDLE_TIMEOUT", default=10)
+DBT_CLOUD_DOWNLOAD_DEADLINE = env.float("DBT_CLOUD_DOWNLOAD_DEADLINE", default=600)
+# The largest artifact taken, in bytes once decompressed: a bigger one fails the sync with a
+# message naming this setting, and a compressed download that inflates past it stops there.
+DBT_CLOUD_ARTIFACT_MAX_BYTES = env.int("DBT_CLOUD_ARTIFACT_MAX_BYTES", default=2**30)
 DBT_CLOUD_MAX_ATTEMPTS = env.int("DBT_CLOUD_MAX_ATTEMPTS", default=5)
 DBT_CLOUD_BACKOFF = env.float("DBT_CLOUD_BACKOFF", default=2)
 DBT_CLOUD_MAX_BACKOFF = env.float("DBT_CLOUD_MAX_BACKOFF", default=300)

@@ -245,6 +245,10 @@ class DbtCloudForm(forms.Form):
 def client_for(config: dict[str, Any], **kwargs: Any) -> DbtCloudClient:
     options = {
         "timeout": settings.DBT_CLOUD_TIMEOUT,
+        "connect_timeout": settings.DBT_CLOUD_CONNECT_TIMEOUT,
+        "idle_timeout": settings.DBT_CLOUD_IDLE_TIMEOUT,
+        "download_deadline": settings.DBT_CLOUD_DOWNLOAD_DEADLINE,
+        "max_artifact_bytes": settings.DBT_CLOUD_ARTIFACT_MAX_BYTES,
         "max_attempts": settings.DBT_CLOUD_MAX_ATTEMPTS,
         "backoff": settings.DBT_CLOUD_BACKOFF,
         "max_backoff": settings.DBT_CLOUD_MAX_BACKOFF,

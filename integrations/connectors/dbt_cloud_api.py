@@ -9,6 +9,7 @@ URL is checked and rebuilt (dbt_cloud_hosts) before the token is set on the sess
 
 from __future__ import annotations
 
+import io
 import logging
 import random
 import time
@@ -37,6 +38,14 @@ class DbtCloudNotFound(ConnectorError):
     pass
 
 
+class ArtifactTooLarge(ConnectorError):
+    """An artifact past the size limit, once decompressed: not retried, and not read on."""
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
 class DbtCloudClient:
     def __init__(
         self,
@@ -45,6 +54,10 @@ class DbtCloudClient:
         token: str,
         account_id: int,
         timeout: float = 30,
+        connect_timeout: float = 10,
+        idle_timeout: float = 10,
+        download_deadline: float = 600,
+        max_artifact_bytes: int = 2**30,
         max_attempts: int = 4,
         backoff: float = 2.0,
         max_backoff: float = 300.0,
@@ -53,7 +66,14 @@ class DbtCloudClient:
     ) -> None:
         self.base = self._checked_base(access_url)
         self.account_id = int(account_id)
+        # Per phase: connecting; the first byte of an answer; then any silence while a
+        # body streams (a stalled download is abandoned and retried, not waited out); and
+        # a whole artifact's download. The largest artifact taken, once decompressed.
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.idle_timeout = idle_timeout
+        self.download_deadline = download_deadline
+        self.max_artifact_bytes = max_artifact_bytes
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -104,13 +124,18 @@ class DbtCloudClient:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 response = self.session.get(
-                    url, params=params, headers=headers, timeout=self.timeout, stream=bool(sink)
+                    url,
+                    params=params,
+                    headers=headers,
+                    timeout=(self.connect_timeout, self.timeout),
+                    stream=bool(sink),
                 )
                 if sink is not None:
                     with response:
                         if response.status_code >= 400:
                             response.content  # noqa: B018 - the error text, read under the retry
                         else:
+                            _set_read_timeout(response, self.idle_timeout)
                             sink(response)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt == self.max_attempts:
@@ -198,19 +223,20 @@ class DbtCloudClient:
         return self.get(f"v2/accounts/{self.account_id}/")
 
     def artifact(self, run_id: int, path: str, *, step: int | None = None) -> bytes:
-        params = {"step": step} if step is not None else None
-        response = self._request(
-            f"v2/accounts/{self.account_id}/runs/{run_id}/artifacts/{path}",
-            params=params,
-            accept_json=False,
-        )
-        return response.content
+        """An artifact's bytes (decompressed), within the size limit."""
+        buffer = io.BytesIO()
+        self.artifact_to_file(run_id, path, buffer, step=step)
+        return buffer.getvalue()
 
     def artifact_to_file(
         self, run_id: int, path: str, dest: IO[bytes], *, step: int | None = None
     ) -> int:
         """`artifact`, written to `dest` chunk by chunk rather than held in memory: for the
-        manifest, the largest. Each attempt starts `dest` over. The number of bytes written."""
+        manifest, the largest. Each attempt starts `dest` over. The number of bytes written.
+
+        The body is decompressed as it streams (a gzip Content-Encoding), and stopped at
+        max_artifact_bytes: a small download that inflates without end costs no more than
+        the limit. An attempt that outlasts download_deadline is abandoned and retried."""
         params = {"step": step} if step is not None else None
         written = 0
 
@@ -219,9 +245,20 @@ class DbtCloudClient:
             dest.seek(0)
             dest.truncate()
             written = 0
+            started = time.monotonic()
             for chunk in response.iter_content(chunk_size=DOWNLOAD_CHUNK):
-                dest.write(chunk)
                 written += len(chunk)
+                if written > self.max_artifact_bytes:
+                    dest.truncate(0)
+                    raise ArtifactTooLarge(
+                        f"dbt Cloud's {path} of run {run_id} is larger than "
+                        f"{_size(self.max_artifact_bytes)} once decompressed "
+                        "(DBT_CLOUD_ARTIFACT_MAX_BYTES); the download was stopped there. "
+                        "Raise the setting if this project's artifacts are really that large."
+                    )
+                dest.write(chunk)
+                if time.monotonic() - started > self.download_deadline:
+                    raise requests.Timeout(f"{path} took over {self.download_deadline:.0f} s")
             dest.flush()
 
         self._request(
@@ -231,6 +268,20 @@ class DbtCloudClient:
             sink=sink,
         )
         return written
+
+
+def _set_read_timeout(response: requests.Response, seconds: float) -> None:
+    """Once an answer's headers are in, its body may pause for `seconds` at most, which is
+    shorter than the wait for the first byte (the API may take a while to start)."""
+    # urllib3 2 hands the socket over to the response: http.client's reader over it.
+    reader = getattr(getattr(response.raw, "_fp", None), "fp", None)
+    sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    if sock is None:
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is None:
+        logger.warning("No socket found on a dbt Cloud answer: its body has no idle timeout.")
+        return
+    sock.settimeout(seconds)
 
 
 def error_text(response: requests.Response) -> str:

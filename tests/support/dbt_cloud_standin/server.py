@@ -83,11 +83,12 @@ class Handler(BaseHTTPRequestHandler):
         if truncate:
             # Content-Length matches the cut body: the client gets a clean but broken JSON.
             reply.body = reply.body[: truncate.keep_bytes]
-        self.send_reply(reply)
+        stall = state.take_fault("stall", parts.path)
+        self.send_reply(reply, stall)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any  # noqa: N815
 
-    def send_reply(self, reply: Reply) -> None:
+    def send_reply(self, reply: Reply, stall: Any = None) -> None:
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
@@ -95,7 +96,15 @@ class Handler(BaseHTTPRequestHandler):
             for key, value in reply.headers.items():
                 self.send_header(key, value)
             self.end_headers()
-            self.wfile.write(reply.body)
+            if stall is not None:
+                # Headers and the first bytes go out, then the body stops for a while.
+                self.wfile.write(reply.body[: stall.keep_bytes])
+                self.wfile.flush()
+                if self.server.stopping.wait(stall.seconds):
+                    return
+                self.wfile.write(reply.body[stall.keep_bytes :])
+            else:
+                self.wfile.write(reply.body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
 

@@ -298,6 +298,13 @@ class DbtCloudStandin:
         """Hold the next matching answers for `seconds` (server-side), then answer."""
         self._add_fault(path_pattern, "delay", times, seconds=seconds)
 
+    def stall_next(
+        self, path_pattern: str, keep_bytes: int, seconds: float, times: int = 1
+    ) -> None:
+        """Send the next matching answers' headers and first `keep_bytes`, then nothing for
+        `seconds` (a download that stalls midway), then the rest."""
+        self._add_fault(path_pattern, "stall", times, keep_bytes=keep_bytes, seconds=seconds)
+
     def truncate_next(self, path_pattern: str, keep_bytes: int, times: int = 1) -> None:
         """Cut the next matching answers to `keep_bytes`, with a matching Content-Length."""
         self._add_fault(path_pattern, "truncate", times, keep_bytes=keep_bytes)

@@ -51,7 +51,7 @@ class Fault:
     """A fault for the next `times` requests whose path matches `pattern` (re.search)."""
 
     pattern: re.Pattern[str]
-    kind: str  # "fail" | "delay" | "truncate"
+    kind: str  # "fail" | "delay" | "truncate" | "stall"
     times: int
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
