@@ -20,6 +20,7 @@ from typing import IO, Any
 
 import ijson
 
+from . import dbt_shapes as shapes
 from .base import ConnectorError
 from .dbt_records import (
     DbtArtifacts,
@@ -81,9 +82,6 @@ SOURCE_CALL = re.compile(r"""\bsource\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"
 WARNINGS_PER_KIND = 10
 MESSAGE_EXCERPT = 200
 # The manifest sections the parser keeps whole: small next to nodes and sources.
-SCHEMA_VERSION = re.compile(r"/v(?P<version>\d+)\.json$")
-# The newest schema of each artifact this reader knows (dbt 1.8 to 1.10 and Fusion).
-NEWEST_SCHEMA = {"manifest.json": 12, "run_results.json": 6, "sources.json": 3, "catalog.json": 1}
 RESULT_STATUSES = {
     "success",
     "error",
@@ -170,15 +168,33 @@ def parse_artifacts(
 ) -> DbtArtifacts:
     """Every record one run's artifacts describe. Only `manifest` is required: without
     run_results, sources or catalog the statuses, freshness and catalog columns stay empty."""
+    run_id = provenance.run_id
+    if not isinstance(manifest, dict):
+        raise shapes.refused("manifest.json", run_id, "the document is not an object")
+    for section in shapes.MANIFEST_OBJECTS:
+        shapes.check_manifest_section(section, manifest.get(section), run_id)
+    checked = _checked_documents(run_results, sources, catalog, run_id)
     return _Parser(
-        manifest=_ManifestParts.of_dict(_dict(manifest)),
-        run_results=_dict(run_results),
-        sources=_dict(sources),
-        catalog=_dict(catalog),
+        manifest=_ManifestParts.of_dict(manifest),
         provenance=provenance,
         project_id=project_id,
         explore_url=explore_url,
+        **checked,
     ).parse()
+
+
+def _checked_documents(run_results, sources, catalog, run_id) -> dict[str, Any]:
+    """run_results, sources and catalog as the parser may read them, and what was said."""
+    run_results, said = shapes.checked_run_results(run_results, run_id)
+    sources, more = shapes.checked_sources(sources, run_id)
+    said += more
+    catalog, more = shapes.checked_catalog(catalog, run_id)
+    return {
+        "run_results": _dict(run_results),
+        "sources": _dict(sources),
+        "catalog": _dict(catalog),
+        "said": [*said, *more],
+    }
 
 
 def parse_artifacts_from_files(
@@ -196,17 +212,18 @@ def parse_artifacts_from_files(
     file), node by node: the whole manifest is never in memory, as bytes or as a dict. The
     same records, and the same ConnectorError as `load_artifact` when it is no JSON object."""
     run_id = provenance.run_id
+    checked = _checked_documents(run_results, sources, catalog, run_id)
     with _ManifestFile(manifest_path) as manifest_file:
         try:
             parts = _ManifestParts.of_file(manifest_file, name=name, run_id=run_id)
+            for section in shapes.MANIFEST_OBJECTS:
+                shapes.check_manifest_section(section, parts.whole.get(section), run_id, name)
             return _Parser(
                 manifest=parts,
-                run_results=_dict(run_results),
-                sources=_dict(sources),
-                catalog=_dict(catalog),
                 provenance=provenance,
                 project_id=project_id,
                 explore_url=explore_url,
+                **checked,
             ).parse()
         except (ijson.JSONError, UnicodeDecodeError, RecursionError) as exc:
             raise _invalid_json(exc, name=name, run_id=run_id, size=manifest_file.size()) from None
@@ -224,16 +241,12 @@ def parse_run_facts(
     code run_results.json carries), freshness and catalog columns, by unique_id. For a run
     that a newer run of the same project follows in the same sync: the newer manifest says
     what each node is, so this one is neither downloaded nor parsed."""
-    results = _index(_dict(run_results).get("results"))
-    freshness = _index(_dict(sources).get("results"))
-    catalog = _dict(catalog)
+    checked = _checked_documents(run_results, sources, catalog, provenance.run_id)
+    results = _index(checked["run_results"].get("results"))
+    freshness = _index(checked["sources"].get("results"))
+    catalog = checked["catalog"]
     columns = {**_dict(catalog.get("nodes")), **_dict(catalog.get("sources"))}
-    warnings = [
-        *_version_warnings(
-            {"run_results.json": run_results, "sources.json": sources, "catalog.json": catalog}
-        ),
-        *_status_warnings(results, freshness),
-    ]
+    warnings = [*checked["said"], *_status_warnings(results, freshness)]
     nodes, tests = [], []
     relation_kinds = (*RELATION_TYPES, "source")
     for uid in dict.fromkeys([*results, *freshness, *columns]):
@@ -320,23 +333,6 @@ def _test_facts(uid: str, result: dict, provenance: Provenance) -> DbtTestRecord
         provenance=provenance,
         executed=True,
     )
-
-
-def _version_warnings(documents: Mapping[str, Any]) -> list[str]:
-    """A schema newer than the ones this reader was written for is read as the newest
-    known, and said: fields it renamed would otherwise vanish without a word."""
-    said = []
-    for name, document in documents.items():
-        declared = _str(_dict(_dict(document).get("metadata")).get("dbt_schema_version"))
-        found = SCHEMA_VERSION.search(declared)
-        newest = NEWEST_SCHEMA[name]
-        if found and int(found["version"]) > newest:
-            said.append(
-                f"{name} is schema v{found['version']}, newer than the v{newest} this "
-                f"catalog reads: it is read as v{newest}, and what that version lacks is "
-                "not shown."
-            )
-    return said
 
 
 def _status_warnings(results: dict[str, dict], freshness: dict[str, dict]) -> list[str]:
@@ -437,6 +433,18 @@ _SCALAR_TYPES = {
 }
 
 
+_EVENT_KINDS = {
+    "start_array": "a list",
+    "string": "text",
+    "number": "a number",
+    "boolean": "a boolean",
+}
+
+
+class _NotAnObject(Exception):
+    """A streamed section that is some other JSON value (its type names it)."""
+
+
 def _scan(file: IO[bytes], *, name: str, run_id: int):
     """One pass over a manifest's JSON events: the small sections whole, the keys of the
     others, and for nodes and sources what deciding which of them count needs."""
@@ -463,7 +471,14 @@ def _scan(file: IO[bytes], *, name: str, run_id: int):
             if section in MANIFEST_SECTIONS:
                 known.update(_dict(whole[section]))
         elif section in STREAMED_SECTIONS:
-            positions[section] = _index_section(events, entries[section], known, positions[section])
+            try:
+                positions[section] = _index_section(
+                    events, entries[section], known, positions[section]
+                )
+            except _NotAnObject as exc:
+                raise shapes.refused(
+                    name, run_id, f"its {section} are {exc}, not an object"
+                ) from None
         elif section in MANIFEST_SECTIONS:
             _keys(events, known)
         else:
@@ -533,6 +548,8 @@ def _index_section(
     event, _value = next(events)
     if event != "start_map":
         _skip(events, event)
+        if event != "null":
+            raise _NotAnObject(_EVENT_KINDS.get(event, event))
         return position
     for event, key in events:
         if event == "end_map":
@@ -588,12 +605,17 @@ class _Parser:
         provenance: Provenance,
         project_id: int | None,
         explore_url: Callable[[str], str] | None,
+        said: list[str] = (),  # type: ignore[assignment]
     ) -> None:
         self.manifest = manifest
         self.provenance = provenance
         self.project_id = project_id
         self.explore_url = explore_url
         self.warnings: dict[str, list[str]] = {}
+        self.shape_warnings = [
+            *shapes.check_version("manifest.json", manifest.whole, provenance.run_id),
+            *said,
+        ]
         self.metadata = _dict(manifest.whole.get("metadata"))
         self.adapter = _str(self.metadata.get("adapter_type")).lower()
 
@@ -658,13 +680,18 @@ class _Parser:
                 if not isinstance(item, dict):
                     continue
                 uid = _str(item.get("unique_id")) or key
+                wanted = self.relation_at.get(uid) == (section, position) or (
+                    section == "nodes" and self.test_at.get(uid) == ("nodes", position)
+                )
+                if wanted:
+                    item = shapes.checked_node(uid, item, self.shape_warnings)
                 if self.relation_at.get(uid) == (section, position):
                     self.warnings = node_warnings
                     node_records[uid] = self._node(uid, item)
                 if section == "nodes" and self.test_at.get(uid) == ("nodes", position):
                     self.warnings = test_warnings
                     test_records[uid] = self._test(uid, item)
-        self.warnings = {}
+        self.warnings = {"shape": list(self.shape_warnings)} if self.shape_warnings else {}
         for found in (node_warnings, test_warnings):
             for kind, messages in found.items():
                 self.warnings.setdefault(kind, []).extend(messages)
@@ -781,8 +808,6 @@ class _Parser:
         return uid
 
     def _check_results(self) -> None:
-        for message in _version_warnings(self.documents):
-            self._warn("schema", message)
         for message in _status_warnings(self.results, self.freshness):
             self._warn("status", message)
         known = self.manifest.known
