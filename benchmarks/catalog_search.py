@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cli import BenchmarkFailed, run_main
+from .cli import BenchmarkFailed, add_server_arguments, run_main
 from .synthetic import Server
 from .warehouse_sync import setup_django
 
@@ -519,9 +519,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tables", type=int, default=100_000)
     parser.add_argument("--columns-per-table", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--pg-host", default="127.0.0.1")
-    parser.add_argument("--pg-port", type=int, default=5432)
-    parser.add_argument("--pg-user", default="postgres")
+    add_server_arguments(parser)
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     args = parser.parse_args(argv)

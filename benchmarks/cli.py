@@ -42,3 +42,10 @@ def print_columns(names: list[str], rows: list[tuple[str, list[str]]]) -> None:
             + "  "
             + "  ".join(v.rjust(w) for v, w in zip(values, widths, strict=True))
         )
+
+
+def add_server_arguments(parser) -> None:
+    """The PostgreSQL server a benchmark creates its databases on."""
+    parser.add_argument("--pg-host", default="127.0.0.1")
+    parser.add_argument("--pg-port", type=int, default=5432)
+    parser.add_argument("--pg-user", default="postgres")

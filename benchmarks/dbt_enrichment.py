@@ -97,7 +97,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .cli import BenchmarkFailed, print_columns, run_main
+from .cli import BenchmarkFailed, add_server_arguments, print_columns, run_main
 from .synthetic import Server
 from .synthetic_dbt import Relation, plan_project, warehouse_relations
 from .warehouse_sync import (
@@ -1101,9 +1101,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="timed enrichments per case, each on a twin of its own; the median is reported",
     )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--pg-host", default="127.0.0.1")
-    parser.add_argument("--pg-port", type=int, default=5432)
-    parser.add_argument("--pg-user", default="postgres")
+    add_server_arguments(parser)
     parser.add_argument(
         "--catalog-url", help="a DATABASE_URL for the catalog instead of a new database"
     )

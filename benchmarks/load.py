@@ -46,7 +46,7 @@ from pathlib import Path
 import requests
 
 from . import catalog_search
-from .cli import BenchmarkFailed, print_columns, run_main
+from .cli import BenchmarkFailed, add_server_arguments, print_columns, run_main
 from .synthetic import Server, plan_warehouse, warehouse_sql
 from .warehouse_sync import setup_django
 
@@ -82,9 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warehouse-tables", type=int, default=500)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/14")
-    parser.add_argument("--pg-host", default="127.0.0.1")
-    parser.add_argument("--pg-port", type=int, default=5432)
-    parser.add_argument("--pg-user", default="postgres")
+    add_server_arguments(parser)
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     args = parser.parse_args(argv)

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .cli import BenchmarkFailed, print_columns, run_main
+from .cli import BenchmarkFailed, add_server_arguments, print_columns, run_main
 from .synthetic import (
     LEVELS,
     Server,
@@ -419,9 +419,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--columns", type=int, default=25, help="columns per table")
     parser.add_argument("--schemas", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--pg-host", default="127.0.0.1")
-    parser.add_argument("--pg-port", type=int, default=5432)
-    parser.add_argument("--pg-user", default="postgres")
+    add_server_arguments(parser)
     parser.add_argument(
         "--catalog-url", help="a DATABASE_URL for the catalog instead of a new database"
     )

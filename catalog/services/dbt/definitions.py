@@ -117,25 +117,8 @@ def store(
     def removable(row: dict) -> bool:
         return row.get("project_id") in projects
 
-    group_ids = upsert(
-        DbtGroup,
-        integration=integration,
-        desired=groups,
-        key="unique_id",
-        counts=counts,
-        kind="group",
-        removable=removable,
-    )
-    for values in [*nodes.values(), *terms.values()]:
-        values["group_id"] = group_ids.get(values.pop("group_unique_id") or "")
-    # Nodes and tests keep a definition a newer manifest gave, not the facts beside it;
-    # exposures and terms do not say which run they came from.
-    for model, desired, kind, skip, still_written in (
-        (DbtNode, nodes, "node", _newer, NODE_FACT_FIELDS),
-        (DbtExposure, exposures, "exposure", None, ()),
-        (DbtTerm, terms, "term", None, ()),
-    ):
-        upsert(
+    def write(model, desired: dict, kind: str, skip=None, still_written=()) -> dict:
+        return upsert(
             model,
             integration=integration,
             desired=desired,
@@ -147,20 +130,19 @@ def store(
             removable=removable,
         )
 
+    group_ids = write(DbtGroup, groups, "group")
+    for values in [*nodes.values(), *terms.values()]:
+        values["group_id"] = group_ids.get(values.pop("group_unique_id") or "")
+    # Nodes and tests keep a definition a newer manifest gave, not the facts beside it;
+    # exposures and terms do not say which run they came from.
+    write(DbtNode, nodes, "node", _newer, NODE_FACT_FIELDS)
+    write(DbtExposure, exposures, "exposure")
+    write(DbtTerm, terms, "term")
+
     def write_tests(link: Callable[[str], dict]) -> None:
         for values in tests.values():
             values.update(link(values["attached_node"]))
-        upsert(
-            DbtTest,
-            integration=integration,
-            desired=tests,
-            key="unique_id",
-            counts=counts,
-            kind="test",
-            skip=_newer,
-            still_written=(*TEST_FACT_FIELDS, *TEST_LINK_FIELDS),
-            removable=removable,
-        )
+        write(DbtTest, tests, "test", _newer, (*TEST_FACT_FIELDS, *TEST_LINK_FIELDS))
         tests.clear()
 
     return write_tests
