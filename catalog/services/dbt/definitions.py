@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import models
+
 from ...descriptions import DescriptionCutter
 from ...models import DbtExposure, DbtGroup, DbtNode, DbtTerm, DbtTest
 from .job_facts import node_fields, test_fields
@@ -77,26 +79,65 @@ def values_of(newest: dict, jobs: dict, runs: dict, facts: dict, warn) -> Declar
     and test with the newest facts (`job_facts.current`) of what it declares."""
     cut = _cutter(warn)
     found = Declared(projects=set(newest))
+
+    def keep(model, into: dict, uid: str, values: dict) -> None:
+        if _fits(model, uid, values, warn):
+            into[uid] = cut(values, uid)
+
     for project_id, a in newest.items():
         fact = _fact(a.provenance, jobs, runs, project_id)
         for g in a.groups:
-            found.groups[g.unique_id] = cut({**jsonable(g), "project_id": project_id}, g.unique_id)
+            keep(DbtGroup, found.groups, g.unique_id, {**jsonable(g), "project_id": project_id})
         for n in a.nodes:
             values = {**node_values(n), **fact, **node_fields(facts, n.unique_id)}
-            found.nodes[n.unique_id] = cut(values, n.unique_id)
+            keep(DbtNode, found.nodes, n.unique_id, values)
         for t in a.tests:
             values = {k: v for k, v in jsonable(t).items() if k not in TEST_RESULT_FIELDS}
             values = {**values, **fact, **test_fields(facts, t.unique_id)}
-            found.tests[t.unique_id] = cut(values, t.unique_id)
+            keep(DbtTest, found.tests, t.unique_id, values)
         for e in a.exposures:
             values = {**jsonable(e), "project_id": project_id}
-            found.exposures[e.unique_id] = cut(values, e.unique_id)
+            keep(DbtExposure, found.exposures, e.unique_id, values)
         for term in a.terms:
             values = jsonable(term)
             values["group_unique_id"] = values.pop("group")
             values["project_id"] = project_id
-            found.terms[term.unique_id] = cut(values, term.unique_id)
+            keep(DbtTerm, found.terms, term.unique_id, values)
     return found
+
+
+# Values that say which object this is, or where it lives: cut, they would name another.
+IDENTITY = frozenset(
+    {"unique_id", "name", "database", "schema", "identifier", "relation_name", "package_name"}
+)
+
+
+def _text_limits(model) -> dict[str, int]:
+    return {
+        f.attname: f.max_length
+        for f in model._meta.concrete_fields
+        if isinstance(f, models.CharField) and f.max_length
+    }
+
+
+def _fits(model, uid: str, values: dict, warn: Callable[[str], None]) -> bool:
+    """Whether the object's values fit the catalog's columns: an identity that does not
+    leaves the object out, other text is cut; each said in a warning, never a failed write."""
+    limits = _text_limits(model)
+    for name, value in (("unique_id", uid), *values.items()):
+        limit = limits.get(name)
+        if limit is None or not isinstance(value, str) or len(value) <= limit:
+            continue
+        said = (
+            f"dbt's {name} of {uid[:200]} is {len(value):,} characters, more than the "
+            f"catalog keeps ({limit})"
+        )
+        if name in IDENTITY:
+            warn(f"{said}: it is not stored.")
+            return False
+        warn(f"{said}: it is cut there.")
+        values[name] = value[:limit]
+    return True
 
 
 def store(

@@ -65,6 +65,7 @@ PROVENANCE_PREFIX = {
     TEST: "result",
 }
 DATETIME_VALUES = {"max_loaded_at", "snapshotted_at"}
+UID_LIMIT = DbtJobFact._meta.get_field("unique_id").max_length
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,8 @@ def observed_facts(
     found: dict[tuple, Observed] = {}
 
     def keep(kind: str, uid: str, fact: Observed) -> None:
+        if len(uid) > UID_LIMIT:  # its object is not stored either (definitions._fits)
+            return
         key = (fact.job_id, kind, uid)
         if key not in found or found[key].order() <= fact.order():
             found[key] = fact
