@@ -167,6 +167,11 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
+# The largest request body a form or upload may send, in bytes (Django's 2.5 MB), and the
+# most fields one may carry: past either, a 400 before any view reads it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("UPLOAD_MAX_BYTES", default=2_621_440)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("UPLOAD_MAX_FIELDS", default=1000)
+
 # The longest description the catalog keeps, in characters: a person's longer one is refused,
 # a warehouse comment or dbt description longer is kept cut, with a warning on the sync run.
 CATALOG_DESCRIPTION_MAX_LENGTH = 100_000
@@ -207,7 +212,8 @@ CELERY_BEAT_SCHEDULE = {
     "reap-stale-syncs": {"task": "integrations.tasks.sync_reap_stale_task", "schedule": 60.0},
 }
 
-# Sync behaviour.
+# Sync behaviour. The most databases, schemas, tables and columns one warehouse sync takes.
+SYNC_MAX_OBJECTS = env.int("SYNC_MAX_OBJECTS", default=5_000_000)
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=4)
 SYNC_RETRY_BACKOFF = env.int("SYNC_RETRY_BACKOFF", default=30)
 # A running sync that wrote no heartbeat for this long is taken to have lost its worker.

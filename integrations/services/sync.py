@@ -7,7 +7,7 @@ import enum
 import logging
 import random
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -188,11 +188,10 @@ def _execute(run: SyncRun, attempt: Attempt) -> SyncOutcome:
     )
     try:
         connector = integration.connector_obj
-        records = list(
-            connector.extract(
-                integration.config, reporter=reporter, state=integration.sync_state or {}
-            )
+        extracted = connector.extract(
+            integration.config, reporter=reporter, state=integration.sync_state or {}
         )
+        records = _bounded(extracted) if connector.is_warehouse else list(extracted)
         apply = catalog_apply if connector.is_warehouse else dbt_apply
         with transaction.atomic():
             counts = apply(
@@ -230,6 +229,22 @@ def _execute(run: SyncRun, attempt: Attempt) -> SyncOutcome:
         return SyncOutcome.FAILED
     _start_dependents(run, integration)
     return SyncOutcome.SUCCEEDED
+
+
+def _bounded(records: Iterable) -> list:
+    """A warehouse's records, up to SYNC_MAX_OBJECTS: past it the extraction stops with a
+    reason, before the catalog (or this worker's memory) takes a runaway warehouse whole."""
+    limit = settings.SYNC_MAX_OBJECTS
+    kept = []
+    for record in records:
+        kept.append(record)
+        if len(kept) > limit:
+            raise ConnectorError(
+                f"The warehouse holds more than {limit:,} databases, schemas, tables and "
+                "columns (SYNC_MAX_OBJECTS): the sync stopped there and the catalog keeps what "
+                "it had. Narrow the integration to fewer schemas, or raise the setting."
+            )
+    return kept
 
 
 def handed_over(records: list) -> Iterator:
