@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -114,7 +115,9 @@ def load_artifact(raw: bytes | str, *, name: str, run_id: int) -> dict[str, Any]
     """One downloaded artifact as a dict, or a ConnectorError an admin can read."""
     try:
         data = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise _too_deep(name=name, run_id=run_id) from None
+    except ValueError as exc:
         # JSONDecodeError and UnicodeDecodeError are ValueErrors. Their str() gives the
         # position, never the document; `from None` also drops exc.doc, the whole download.
         raise _invalid_json(exc, name=name, run_id=run_id, size=len(raw)) from None
@@ -128,6 +131,14 @@ def _invalid_json(exc: Exception, *, name: str, run_id: int, size: int) -> Conne
     return ConnectorError(
         f"{name} of dbt Cloud run {run_id} is not valid JSON (truncated download?): "
         f"{reason}; {size:,} bytes received."
+    )
+
+
+def _too_deep(*, name: str, run_id: int) -> ConnectorError:
+    return ConnectorError(
+        f"{name} of dbt Cloud run {run_id} nests its values deeper than the catalog reads "
+        f"(about {sys.getrecursionlimit():,} levels; dbt writes a few dozen): it is not a "
+        "dbt artifact the catalog can read, and nothing of this run was stored."
     )
 
 
@@ -225,7 +236,9 @@ def parse_artifacts_from_files(
                 explore_url=explore_url,
                 **checked,
             ).parse()
-        except (ijson.JSONError, UnicodeDecodeError, RecursionError) as exc:
+        except RecursionError:
+            raise _too_deep(name=name, run_id=run_id) from None
+        except (ijson.JSONError, UnicodeDecodeError) as exc:
             raise _invalid_json(exc, name=name, run_id=run_id, size=manifest_file.size()) from None
 
 

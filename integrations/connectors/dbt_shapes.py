@@ -260,9 +260,40 @@ def check_manifest_section(
         raise refused(name, run_id, f"its {section} are {kind_of(value)}, not an object")
 
 
+# User-defined values (meta, config) nest as deep as their authors like; the catalog reads
+# this many levels, far more than any meta needs, and well within what its encoders recurse.
+MAX_DEPTH = 32
+
+
+def depth_of(value: Any) -> int:
+    """How deeply lists and objects nest in `value` (a scalar: 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _shallow_enough(where: str, entry: dict, names: tuple[str, ...], said: list[str]) -> dict:
+    deep = [n for n in names if depth_of(entry.get(n)) > MAX_DEPTH]
+    for n in deep:
+        said.append(f"{where}: {n} nests deeper than {MAX_DEPTH} levels; it is read as absent.")
+    return {k: v for k, v in entry.items() if k not in deep} if deep else entry
+
+
 def checked_node(uid: str, node: dict, said: list[str]) -> dict:
-    """A manifest node or source without its wrongly typed fields (and columns)."""
+    """A manifest node or source without its wrongly typed or too deeply nested fields (and
+    columns)."""
     node = _checked_fields(f"manifest.json: {uid}", node, NODE_FIELDS, said)
+    node = _shallow_enough(f"manifest.json: {uid}", node, ("meta", "config"), said)
     columns = node.get("columns")
     if not isinstance(columns, dict):
         return node
@@ -276,6 +307,7 @@ def checked_node(uid: str, node: dict, said: list[str]) -> dict:
             changed = True
             continue
         checked = _checked_fields(f"manifest.json: {uid}.{key}", column, COLUMN_FIELDS, said)
+        checked = _shallow_enough(f"manifest.json: {uid}.{key}", checked, ("meta",), said)
         changed |= checked is not column
         kept[key] = checked
     return {**node, "columns": kept} if changed else node

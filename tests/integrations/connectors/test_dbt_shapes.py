@@ -152,3 +152,54 @@ def test_the_real_artifacts_raise_no_shape_warning(read):
     parsed = read()
     assert [w for w in parsed.warnings if " is " in w and ", not " in w] == []
     assert copy.deepcopy(parsed.nodes)  # read whole
+
+
+def nested(levels: int) -> dict:
+    value: dict = {}
+    for _ in range(levels):
+        value = {"deeper": value}
+    return value
+
+
+def test_an_artifact_nested_past_what_python_reads_is_refused_with_that_reason():
+    from integrations.connectors.base import ConnectorError
+    from integrations.connectors.dbt_artifacts import load_artifact
+
+    # Written as text: Python's own encoder cannot write what is this deep either.
+    deep = '{"deeper": ' * 5000 + "{}" + "}" * 5000
+    with pytest.raises(ConnectorError, match="nests its values deeper than the catalog reads"):
+        load_artifact(
+            f'{{"metadata": {{}}, "results": [{deep}]}}', name="run_results.json", run_id=4242
+        )
+
+
+def test_a_streamed_manifest_with_a_meta_thousands_deep_is_read_without_it(tmp_path):
+    deep = '{"deeper": ' * 5000 + "{}" + "}" * 5000
+    manifest = artifact("manifest.json")
+    manifest["nodes"][ORDERS]["meta"] = {"PLACEHOLDER": 1}
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest).replace('{"PLACEHOLDER": 1}', deep, 1))
+    parsed = parse_artifacts_from_files(
+        manifest_path=path,
+        run_results=None,
+        sources=None,
+        catalog=None,
+        provenance=PROVENANCE,
+        project_id=1,
+    )
+    assert any(f"{ORDERS}: meta nests deeper than 32 levels" in w for w in parsed.warnings)
+    assert next(n for n in parsed.nodes if n.unique_id == ORDERS).meta == {}
+
+
+def test_a_meta_nested_too_deep_is_named_and_read_as_absent(read):
+    if read.mode == "facts only":
+        pytest.skip("no manifest is read")
+    manifest = artifact("manifest.json")
+    manifest["nodes"][ORDERS]["meta"] = nested(100)
+    manifest["nodes"][ORDERS]["columns"]["amount"]["meta"] = nested(100)
+    parsed = read(manifest=manifest)
+    said = "\n".join(parsed.warnings)
+    assert f"manifest.json: {ORDERS}: meta nests deeper than 32 levels" in said
+    assert f"manifest.json: {ORDERS}.amount: meta nests deeper than 32 levels" in said
+    orders = next(n for n in parsed.nodes if n.unique_id == ORDERS)
+    assert orders.meta == {} and orders.description  # the rest of it is read
